@@ -1,0 +1,73 @@
+/*
+ * config.h - the trailstream.yaml file: one table per section, validated at start.
+ * Every key is documented in conf/trailstream.yaml and docs/config.md.
+ */
+#ifndef TS_APP_CONFIG_H
+#define TS_APP_CONFIG_H
+
+#include "trailstream/ts_core.h"
+
+#define TS_CONFIG_MAX_KEYS 8
+
+struct ts_config_key {
+    char id[128];
+    char secret[257];
+};
+
+struct ts_config_user {
+    char name[65];
+    struct ts_config_key keys[TS_CONFIG_MAX_KEYS];
+    size_t n_keys;
+};
+
+struct ts_config_account {
+    char id[13];
+    char name[65];
+    struct ts_config_user *users;
+    size_t n_users;
+    struct ts_config_key root_keys[TS_CONFIG_MAX_KEYS];
+    size_t n_root_keys;
+};
+
+enum ts_config_fsync { TS_CONFIG_FSYNC_ALWAYS, TS_CONFIG_FSYNC_GROUP, TS_CONFIG_FSYNC_INTERVAL };
+
+struct ts_config {
+    /* server */
+    char listen_host[64];
+    int listen_port;
+    int64_t threads;
+    int64_t max_body_bytes;
+    int64_t max_header_bytes;
+    int64_t idle_timeout_ms;
+    int64_t max_connections;
+    int64_t shutdown_grace_ms;
+    /* storage */
+    char data_dir[1024];
+    int64_t fsync; /* enum ts_config_fsync */
+    int64_t fsync_interval_ms;
+    int64_t segment_bytes;
+    int64_t segment_age_ms;
+    /* log */
+    int64_t log_level;
+    /* quick start */
+    char credentials_file[1024]; /* relative paths are inside data_dir; "" = don't write */
+    char region[32];             /* region written into the credentials file's profiles */
+    /* accounts */
+    struct ts_config_account *accounts;
+    size_t n_accounts;
+};
+
+/* Fills c with the defaults. */
+void ts_config_defaults(struct ts_config *c);
+/* Loads and validates a config file on top of the defaults. On error returns a negative code
+ * and writes "FILE:LINE: key: problem" into err. */
+int ts_config_load(const char *path, struct ts_config *c, char *err, size_t err_len);
+/* Same, from a string (for tests). */
+int ts_config_load_string(const char *text, struct ts_config *c, char *err, size_t err_len);
+/* Parses "HOST:PORT" ("[v6]:PORT" for IPv6) into the listen fields. */
+int ts_config_parse_listen(const char *s, struct ts_config *c);
+/* Frees the account tables. */
+void ts_config_free(struct ts_config *c);
+const char *ts_config_fsync_name(int64_t fsync);
+
+#endif

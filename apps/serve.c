@@ -1,0 +1,370 @@
+/*
+ * serve.c - `trailstream serve`: load the config, open the store, register the services with
+ * the router, serve HTTP until SIGTERM/SIGINT, then stop gracefully (in-flight requests finish,
+ * storage is flushed and closed, exit 0).
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cmds.h"
+#include "config.h"
+#include "trailstream/ts_aws.h"
+#include "trailstream/ts_http.h"
+#include "trailstream/ts_services.h"
+#include "trailstream/ts_store.h"
+
+struct app {
+    struct ts_config cfg;
+    struct ts_aws_accounts *accounts;
+    struct ts_aws_router *router;
+    struct ts_store *store;
+    int64_t started_ms;
+};
+
+static void usage(void)
+{
+    fprintf(stderr, "usage: trailstream serve [--config FILE] [--data-dir DIR] "
+                    "[--listen HOST:PORT] [--log-level LEVEL]\n");
+}
+
+/* GET /health and /metrics are answered here, unauthenticated; everything else is AWS. */
+static bool is_local_endpoint(const struct ts_http_request *req, const char *path)
+{
+    return strcmp(req->method, "GET") == 0 && strcmp(req->path, path) == 0 &&
+           !ts_http_header_get(req, "authorization") && !strstr(req->query, "X-Amz-");
+}
+
+static void handle(void *ctx, const struct ts_http_request *req, struct ts_http_response *resp)
+{
+    struct app *app = ctx;
+    if (is_local_endpoint(req, "/health")) {
+        int64_t now = ts_clock_now_ms(&ts_clock_real);
+        bool store_ok = app->store != NULL;
+        ts_buf_addf(&resp->body,
+                    "{\"status\":\"%s\",\"version\":\"%s\",\"uptime_seconds\":%lld,"
+                    "\"accounts\":%zu,\"storage\":{\"fsync\":\"%s\",\"open\":%s}}\n",
+                    store_ok ? "ok" : "degraded", TS_VERSION,
+                    (long long)((now - app->started_ms) / 1000),
+                    ts_aws_accounts_count(app->accounts), ts_config_fsync_name(app->cfg.fsync),
+                    store_ok ? "true" : "false");
+        resp->status = store_ok ? 200 : 503;
+        ts_http_response_set_header(resp, "Content-Type", "application/json");
+        return;
+    }
+    if (is_local_endpoint(req, "/metrics")) {
+        if (ts_metrics_render(&resp->body) != 0) {
+            resp->status = 500;
+            ts_buf_reset(&resp->body);
+        }
+        ts_http_response_set_header(resp, "Content-Type", "text/plain; version=0.0.4");
+        return;
+    }
+    ts_aws_router_handle(app->router, req, resp);
+}
+
+static int build_accounts(struct app *app)
+{
+    app->accounts = ts_aws_accounts_create();
+    if (!app->accounts) {
+        return TS_ENOMEM;
+    }
+    for (size_t i = 0; i < app->cfg.n_accounts; i++) {
+        const struct ts_config_account *a = &app->cfg.accounts[i];
+        int rc = ts_aws_accounts_add(app->accounts, a->id, a->name);
+        for (size_t k = 0; !rc && k < a->n_root_keys; k++) {
+            rc = ts_aws_accounts_add_key(app->accounts, a->id, NULL, a->root_keys[k].id,
+                                         a->root_keys[k].secret);
+        }
+        for (size_t u = 0; !rc && u < a->n_users; u++) {
+            rc = ts_aws_accounts_add_user(app->accounts, a->id, a->users[u].name);
+            for (size_t k = 0; !rc && k < a->users[u].n_keys; k++) {
+                rc = ts_aws_accounts_add_key(app->accounts, a->id, a->users[u].name,
+                                             a->users[u].keys[k].id, a->users[u].keys[k].secret);
+            }
+        }
+        if (rc) {
+            TS_LOG_ERROR("serve", "account %s: %s", a->id, ts_strerror(rc));
+            return rc;
+        }
+    }
+    return 0;
+}
+
+/* The first key of an account's first user with keys, else its first root key. */
+static const struct ts_config_key *profile_key(const struct ts_config_account *a)
+{
+    for (size_t u = 0; u < a->n_users; u++) {
+        if (a->users[u].n_keys) {
+            return &a->users[u].keys[0];
+        }
+    }
+    return a->n_root_keys ? &a->root_keys[0] : NULL;
+}
+
+/* Writes the AWS shared-credentials file once (an existing file is left alone: the user may
+ * have edited it). Returns the path written or found in path_out, or "" when disabled. */
+static int write_credentials(const struct app *app, char *path_out, size_t path_len)
+{
+    const struct ts_config *c = &app->cfg;
+    path_out[0] = '\0';
+    if (!c->credentials_file[0]) {
+        return 0;
+    }
+    if (c->credentials_file[0] == '/') {
+        ts_strlcpy(path_out, c->credentials_file, path_len);
+    } else {
+        snprintf(path_out, path_len, "%s/%s", c->data_dir, c->credentials_file);
+    }
+    if (access(path_out, F_OK) == 0) {
+        return 0;
+    }
+    char tmp[2200];
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path_out);
+    FILE *f = fopen(tmp, "w");
+    if (!f) {
+        return -errno;
+    }
+    chmod(tmp, 0600);
+    for (size_t i = 0; i < c->n_accounts; i++) {
+        const struct ts_config_key *k = profile_key(&c->accounts[i]);
+        if (k) {
+            /* botocore merges credentials-file keys into the profile, so the region here
+             * spares users an `aws configure`. */
+            fprintf(f, "[%s]\naws_access_key_id = %s\naws_secret_access_key = %s\nregion = %s\n\n",
+                    c->accounts[i].name[0] ? c->accounts[i].name : c->accounts[i].id, k->id,
+                    k->secret, c->region);
+        }
+    }
+    if (fflush(f) != 0 || fsync(fileno(f)) != 0) {
+        int e = -errno;
+        fclose(f);
+        unlink(tmp);
+        return e;
+    }
+    fclose(f);
+    if (rename(tmp, path_out) != 0) {
+        int e = -errno;
+        unlink(tmp);
+        return e;
+    }
+    return 0;
+}
+
+static int mkdir_p(const char *dir)
+{
+    char path[1024];
+    ts_strlcpy(path, dir, sizeof(path));
+    for (char *p = path + 1; *p; p++) {
+        if (*p == '/') {
+            *p = '\0';
+            if (mkdir(path, 0750) != 0 && errno != EEXIST) {
+                return -errno;
+            }
+            *p = '/';
+        }
+    }
+    if (mkdir(path, 0750) != 0 && errno != EEXIST) {
+        return -errno;
+    }
+    return 0;
+}
+
+/* The store does not log; its recovery and I/O events are logged here. */
+static void on_store_event(void *ctx, const struct ts_store_event *ev)
+{
+    static const char *const kinds[] = {"truncated torn tail", "corrupt record",
+                                        "index rebuilt", "I/O error", "removed leftover"};
+    const char *kind = (size_t)ev->kind < TS_ARRAY_LEN(kinds) ? kinds[ev->kind] : "event";
+    if (ev->kind == TS_STORE_EV_INDEX_REBUILT || ev->kind == TS_STORE_EV_REMOVED) {
+        TS_LOG_INFO("store", "%s: %s (%s)", kind, ev->path ? ev->path : "-",
+                    ev->what ? ev->what : "");
+        return;
+    }
+    TS_LOG_WARN("store", "%s: %s at byte %lld, offset %llu (%s)%s%s", kind,
+                ev->path ? ev->path : "-", (long long)ev->file_pos,
+                (unsigned long long)ev->offset, ev->what ? ev->what : "",
+                ev->err ? ": " : "", ev->err ? ts_strerror(ev->err) : "");
+}
+
+static int open_store(struct app *app)
+{
+    struct ts_store_opts so;
+    memset(&so, 0, sizeof(so));
+    so.fsync = app->cfg.fsync == TS_CONFIG_FSYNC_ALWAYS  ? TS_FSYNC_ALWAYS
+               : app->cfg.fsync == TS_CONFIG_FSYNC_GROUP ? TS_FSYNC_GROUP
+                                                         : TS_FSYNC_INTERVAL;
+    so.interval_ms = (int)app->cfg.fsync_interval_ms;
+    so.segment_max_bytes = (uint64_t)app->cfg.segment_bytes;
+    so.segment_max_age_ms = app->cfg.segment_age_ms;
+    so.on_event = on_store_event;
+    char path[1100];
+    snprintf(path, sizeof(path), "%s/store", app->cfg.data_dir);
+    int rc = mkdir_p(path);
+    if (!rc) {
+        rc = ts_store_open(path, &so, &app->store);
+    }
+    if (!rc) {
+        struct ts_store_recovery r;
+        ts_store_recovery_stats(app->store, &r);
+        TS_LOG_INFO("store", "opened %s: %llu partitions, %llu segments, %llu bytes; recovery "
+                    "scanned %llu bytes in %lld ms, truncated %llu, corrupt %llu",
+                    path, (unsigned long long)r.partitions, (unsigned long long)r.segments,
+                    (unsigned long long)r.bytes, (unsigned long long)r.scanned_bytes,
+                    (long long)r.elapsed_ms, (unsigned long long)r.truncated_bytes,
+                    (unsigned long long)r.corrupt_records);
+    }
+    return rc;
+}
+
+int ts_cmd_serve(int argc, char **argv)
+{
+    struct app app;
+    memset(&app, 0, sizeof(app));
+    const char *config_path = NULL, *data_dir = NULL, *listen = NULL, *level = NULL;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char **dst = strcmp(a, "--config") == 0     ? &config_path
+                           : strcmp(a, "--data-dir") == 0 ? &data_dir
+                           : strcmp(a, "--listen") == 0   ? &listen
+                           : strcmp(a, "--log-level") == 0 ? &level
+                                                           : NULL;
+        if (!dst || i + 1 >= argc) {
+            usage();
+            return 2;
+        }
+        *dst = argv[++i];
+    }
+    char err[1024];
+    ts_config_defaults(&app.cfg);
+    if (config_path && ts_config_load(config_path, &app.cfg, err, sizeof(err)) != 0) {
+        fprintf(stderr, "trailstream: invalid config: %s\n", err);
+        return 2;
+    }
+    if (data_dir) {
+        if (strlen(data_dir) >= sizeof(app.cfg.data_dir)) {
+            fprintf(stderr, "trailstream: --data-dir is too long\n");
+            return 2;
+        }
+        ts_strlcpy(app.cfg.data_dir, data_dir, sizeof(app.cfg.data_dir));
+    }
+    if (listen && ts_config_parse_listen(listen, &app.cfg) != 0) {
+        fprintf(stderr, "trailstream: --listen '%s' is not HOST:PORT\n", listen);
+        return 2;
+    }
+    if (level) {
+        int l = ts_log_level_parse(level);
+        if (l < 0) {
+            fprintf(stderr, "trailstream: --log-level must be error, warn, info or debug\n");
+            return 2;
+        }
+        app.cfg.log_level = l;
+    }
+    ts_log_set_level((enum ts_log_level)app.cfg.log_level);
+    if (app.cfg.n_accounts == 0) {
+        TS_LOG_WARN("serve", "no accounts are configured: every AWS request will be refused");
+    }
+
+    /* Signals are blocked before any thread starts so that only sigwait below sees them. */
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    int rc = 2;
+    struct ts_http_server *server = NULL;
+    app.started_ms = ts_clock_now_ms(&ts_clock_real);
+    if (ts_metrics_init() != 0 || build_accounts(&app) != 0) {
+        goto out;
+    }
+    int e = mkdir_p(app.cfg.data_dir);
+    if (e) {
+        TS_LOG_ERROR("serve", "cannot create data directory %s: %s", app.cfg.data_dir,
+                     ts_strerror(e));
+        goto out;
+    }
+    e = open_store(&app);
+    if (e) {
+        TS_LOG_ERROR("serve", "cannot open the store in %s: %s", app.cfg.data_dir,
+                     ts_strerror(e));
+        goto out;
+    }
+    app.router = ts_aws_router_create(app.accounts, &ts_clock_real);
+    if (!app.router || ts_aws_router_add_service(app.router, ts_sts_service()) != 0) {
+        goto out;
+    }
+    char cred_path[2100];
+    e = write_credentials(&app, cred_path, sizeof(cred_path));
+    if (e) {
+        TS_LOG_ERROR("serve", "cannot write %s: %s", cred_path, ts_strerror(e));
+        goto out;
+    }
+
+    struct ts_http_server_opts ho = {
+        .host = app.cfg.listen_host,
+        .port = app.cfg.listen_port,
+        .threads = (unsigned)app.cfg.threads,
+        .max_body_bytes = (size_t)app.cfg.max_body_bytes,
+        .max_header_bytes = (size_t)app.cfg.max_header_bytes,
+        .idle_timeout_s = (unsigned)((app.cfg.idle_timeout_ms + 999) / 1000),
+        .max_connections = (unsigned)app.cfg.max_connections,
+        .handler = handle,
+        .handler_ctx = &app,
+    };
+    e = ts_http_server_start(&ho, &server);
+    if (e) {
+        TS_LOG_ERROR("serve", "cannot listen on %s:%d: %s", app.cfg.listen_host,
+                     app.cfg.listen_port, ts_strerror(e));
+        goto out;
+    }
+    int port = ts_http_server_port(server);
+    const char *host = app.cfg.listen_host;
+    bool v6 = strchr(host, ':') != NULL;
+    char url[128];
+    snprintf(url, sizeof(url), "http://%s%s%s:%d", v6 ? "[" : "", host, v6 ? "]" : "", port);
+    /* The first line on stdout is always this one: tests and scripts read the port from it. */
+    printf("listening on %s\n", url);
+    if (cred_path[0]) {
+        printf("credentials for the AWS CLI: %s (profiles:", cred_path);
+        for (size_t i = 0; i < app.cfg.n_accounts; i++) {
+            printf(" %s", app.cfg.accounts[i].name[0] ? app.cfg.accounts[i].name
+                                                      : app.cfg.accounts[i].id);
+        }
+        printf(")\n");
+        const char *example = app.cfg.n_accounts > 1 ? app.cfg.accounts[1].name : "";
+        if (!example[0] && app.cfg.n_accounts) {
+            example = app.cfg.accounts[0].name[0] ? app.cfg.accounts[0].name
+                                                  : app.cfg.accounts[0].id;
+        }
+        printf("try: AWS_SHARED_CREDENTIALS_FILE=%s AWS_ENDPOINT_URL=%s aws --profile %s sts "
+               "get-caller-identity\n",
+               cred_path, url, example);
+    }
+    fflush(stdout);
+    TS_LOG_INFO("serve", "trailstream %s serving on %s, data in %s (fsync: %s)", TS_VERSION, url,
+                app.cfg.data_dir, ts_config_fsync_name(app.cfg.fsync));
+
+    int sig = 0;
+    sigwait(&sigs, &sig);
+    TS_LOG_INFO("serve", "%s received: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    /* Durability order: stop taking requests and let in-flight ones finish (their appends are
+     * already durable before they answer), then close the store, which syncs what is left. */
+    ts_http_server_stop(server, (int)app.cfg.shutdown_grace_ms);
+    server = NULL;
+    rc = 0;
+out:
+    ts_http_server_stop(server, 0);
+    ts_store_close(app.store);
+    ts_aws_router_destroy(app.router);
+    ts_aws_accounts_destroy(app.accounts);
+    ts_config_free(&app.cfg);
+    ts_metrics_shutdown();
+    if (rc == 0) {
+        TS_LOG_INFO("serve", "stopped cleanly");
+    }
+    return rc;
+}

@@ -1,0 +1,11 @@
+# Third-party libraries, all from Debian packages through pkg-config (see scripts/install-deps.sh).
+find_package(PkgConfig REQUIRED)
+find_package(Threads REQUIRED)
+pkg_check_modules(TSDEP_MHD REQUIRED IMPORTED_TARGET libmicrohttpd)
+pkg_check_modules(TSDEP_CRYPTO REQUIRED IMPORTED_TARGET libcrypto libssl)
+pkg_check_modules(TSDEP_CJSON REQUIRED IMPORTED_TARGET libcjson)
+pkg_check_modules(TSDEP_SQLITE REQUIRED IMPORTED_TARGET sqlite3)
+pkg_check_modules(TSDEP_YAML REQUIRED IMPORTED_TARGET yaml-0.1)
+pkg_check_modules(TSDEP_CURL REQUIRED IMPORTED_TARGET libcurl)
+pkg_check_modules(TSDEP_ZLIB REQUIRED IMPORTED_TARGET zlib)
+pkg_check_modules(TSDEP_DEFLATE REQUIRED IMPORTED_TARGET libdeflate)

@@ -1,0 +1,232 @@
+/* core_hash.c - SHA-256, HMAC-SHA256 and MD5 over OpenSSL, CRC32C, hex, base64, randomness. */
+#include "trailstream/ts_core.h"
+
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+#if defined(__x86_64__)
+#include <cpuid.h>
+#include <nmmintrin.h>
+#endif
+
+void ts_sha256(const void *p, size_t n, uint8_t out[TS_SHA256_LEN])
+{
+    unsigned int len = TS_SHA256_LEN;
+    EVP_Digest(p, n, out, &len, EVP_sha256(), NULL);
+}
+
+void ts_md5(const void *p, size_t n, uint8_t out[TS_MD5_LEN])
+{
+    unsigned int len = TS_MD5_LEN;
+    EVP_Digest(p, n, out, &len, EVP_md5(), NULL);
+}
+
+void ts_hmac_sha256(const void *key, size_t key_len, const void *p, size_t n,
+                    uint8_t out[TS_SHA256_LEN])
+{
+    unsigned int len = TS_SHA256_LEN;
+    HMAC(EVP_sha256(), key, (int)key_len, p, n, out, &len);
+}
+
+/* ---- CRC32C: slicing-by-8 tables in software, SSE4.2 crc32 instructions when present. */
+
+static uint32_t crc_table[8][256];
+static int crc_hw = -1;
+
+static void crc_init(void)
+{
+    for (uint32_t i = 0; i < 256; i++) {
+        uint32_t c = i;
+        for (int k = 0; k < 8; k++) {
+            c = (c & 1) ? (c >> 1) ^ 0x82F63B78u : c >> 1;
+        }
+        crc_table[0][i] = c;
+    }
+    for (uint32_t i = 0; i < 256; i++) {
+        for (int t = 1; t < 8; t++) {
+            crc_table[t][i] = (crc_table[t - 1][i] >> 8) ^ crc_table[0][crc_table[t - 1][i] & 0xFF];
+        }
+    }
+#if defined(__x86_64__)
+    unsigned a, b, c, d;
+    crc_hw = (__get_cpuid(1, &a, &b, &c, &d) && (c & bit_SSE4_2)) ? 1 : 0;
+#else
+    crc_hw = 0;
+#endif
+}
+
+#if defined(__x86_64__)
+__attribute__((target("sse4.2"))) static uint32_t crc_hw_run(uint32_t crc, const uint8_t *p,
+                                                             size_t n)
+{
+    uint64_t c = crc;
+    while (n >= 8) {
+        uint64_t v;
+        memcpy(&v, p, 8);
+        c = _mm_crc32_u64(c, v);
+        p += 8;
+        n -= 8;
+    }
+    uint32_t c32 = (uint32_t)c;
+    while (n--) {
+        c32 = _mm_crc32_u8(c32, *p++);
+    }
+    return c32;
+}
+#endif
+
+static uint32_t crc_sw_run(uint32_t crc, const uint8_t *p, size_t n)
+{
+    while (n >= 8) {
+        uint32_t lo, hi;
+        memcpy(&lo, p, 4);
+        memcpy(&hi, p + 4, 4);
+        lo ^= crc;
+        crc = crc_table[7][lo & 0xFF] ^ crc_table[6][(lo >> 8) & 0xFF] ^
+              crc_table[5][(lo >> 16) & 0xFF] ^ crc_table[4][lo >> 24] ^
+              crc_table[3][hi & 0xFF] ^ crc_table[2][(hi >> 8) & 0xFF] ^
+              crc_table[1][(hi >> 16) & 0xFF] ^ crc_table[0][hi >> 24];
+        p += 8;
+        n -= 8;
+    }
+    while (n--) {
+        crc = (crc >> 8) ^ crc_table[0][(crc ^ *p++) & 0xFF];
+    }
+    return crc;
+}
+
+uint32_t ts_crc32c(uint32_t crc, const void *p, size_t n)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, crc_init);
+    crc = ~crc;
+#if defined(__x86_64__)
+    if (crc_hw) {
+        return ~crc_hw_run(crc, p, n);
+    }
+#endif
+    return ~crc_sw_run(crc, p, n);
+}
+
+void ts_hex(const uint8_t *p, size_t n, char *out)
+{
+    static const char hex[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = hex[p[i] >> 4];
+        out[2 * i + 1] = hex[p[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
+bool ts_mem_eq_ct(const void *a, const void *b, size_t n)
+{
+    const volatile uint8_t *x = a, *y = b;
+    uint8_t d = 0;
+    for (size_t i = 0; i < n; i++) {
+        d |= (uint8_t)(x[i] ^ y[i]);
+    }
+    return d == 0;
+}
+
+static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+int ts_base64_encode(const void *src, size_t n, struct ts_buf *out)
+{
+    const uint8_t *p = src;
+    size_t olen = (n + 2) / 3 * 4;
+    int rc = ts_buf_reserve(out, olen);
+    if (rc) {
+        return rc;
+    }
+    char *o = out->data + out->len;
+    size_t i = 0;
+    for (; i + 3 <= n; i += 3) {
+        uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
+        *o++ = b64[v >> 18];
+        *o++ = b64[(v >> 12) & 63];
+        *o++ = b64[(v >> 6) & 63];
+        *o++ = b64[v & 63];
+    }
+    if (i < n) {
+        uint32_t v = (uint32_t)p[i] << 16 | (i + 1 < n ? (uint32_t)p[i + 1] << 8 : 0);
+        *o++ = b64[v >> 18];
+        *o++ = b64[(v >> 12) & 63];
+        *o++ = i + 1 < n ? b64[(v >> 6) & 63] : '=';
+        *o++ = '=';
+    }
+    out->len += olen;
+    out->data[out->len] = '\0';
+    return 0;
+}
+
+static int8_t dec[256];
+
+static void b64_init(void)
+{
+    memset(dec, -1, sizeof(dec));
+    for (int i = 0; i < 64; i++) {
+        dec[(unsigned char)b64[i]] = (int8_t)i;
+    }
+}
+
+int ts_base64_decode(const char *s, size_t n, struct ts_buf *out)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, b64_init);
+    if (n % 4) {
+        return TS_EINVAL;
+    }
+    int rc = ts_buf_reserve(out, n / 4 * 3);
+    if (rc) {
+        return rc;
+    }
+    size_t start = out->len;
+    for (size_t i = 0; i < n; i += 4) {
+        int v[4];
+        int pad = 0;
+        for (int k = 0; k < 4; k++) {
+            unsigned char c = (unsigned char)s[i + k];
+            if (c == '=' && i + 4 == n && k >= 2) {
+                v[k] = 0;
+                pad++;
+            } else if (pad || dec[c] < 0) {
+                out->len = start;
+                out->data[start] = '\0';
+                return TS_EINVAL;
+            } else {
+                v[k] = dec[c];
+            }
+        }
+        uint32_t w = (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 | (uint32_t)v[2] << 6 | (uint32_t)v[3];
+        uint8_t bytes[3] = {(uint8_t)(w >> 16), (uint8_t)(w >> 8), (uint8_t)w};
+        memcpy(out->data + out->len, bytes, (size_t)(3 - pad));
+        out->len += (size_t)(3 - pad);
+    }
+    out->data[out->len] = '\0';
+    return 0;
+}
+
+int ts_random(void *p, size_t n)
+{
+    return RAND_bytes(p, (int)n) == 1 ? 0 : TS_EIO;
+}
+
+void ts_uuid4(char out[37])
+{
+    uint8_t b[16];
+    if (ts_random(b, sizeof(b))) {
+        /* RAND_bytes only fails if the OS entropy source is broken; ids must still differ. */
+        uint64_t t = ts_mono_ns();
+        memcpy(b, &t, 8);
+        memcpy(b + 8, &t, 8);
+    }
+    b[6] = (uint8_t)((b[6] & 0x0F) | 0x40);
+    b[8] = (uint8_t)((b[8] & 0x3F) | 0x80);
+    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+             b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
+             b[13], b[14], b[15]);
+}
