@@ -1,0 +1,102 @@
+/* test_core_buf.c - capped buffers, strings, allocation failure handling. */
+#include <string.h>
+
+#include "trailstream/ts_core.h"
+#include "ts_test.h"
+
+static void test_buf_cap(void)
+{
+    struct ts_buf b;
+    ts_buf_init(&b, 10);
+    TEST_CHECK(ts_buf_adds(&b, "hello") == 0);
+    TEST_CHECK(ts_buf_adds(&b, "world") == 0);
+    TEST_CHECK(b.len == 10 && strcmp(b.data, "helloworld") == 0);
+    /* one byte past the cap fails and changes nothing */
+    TEST_CHECK(ts_buf_addc(&b, '!') == TS_ETOOBIG);
+    TEST_CHECK(b.len == 10 && strcmp(b.data, "helloworld") == 0);
+    TEST_CHECK(ts_buf_addf(&b, "%d", 1) == TS_ETOOBIG);
+    TEST_CHECK(b.len == 10);
+    ts_buf_reset(&b);
+    TEST_CHECK(b.len == 0 && b.data[0] == '\0');
+    TEST_CHECK(ts_buf_addf(&b, "%s-%03d", "ab", 7) == 0 && strcmp(b.data, "ab-007") == 0);
+    ts_buf_free(&b);
+    ts_buf_free(&b); /* idempotent */
+}
+
+static void test_buf_xml_and_take(void)
+{
+    struct ts_buf b;
+    ts_buf_init(&b, 1024);
+    TEST_CHECK(ts_buf_add_xml(&b, "a<b>&\"c'") == 0);
+    TEST_CHECK(strcmp(b.data, "a&lt;b&gt;&amp;&quot;c&apos;") == 0);
+    size_t n;
+    char *p = ts_buf_take(&b, &n);
+    TEST_CHECK(p && n == strlen(p));
+    TEST_CHECK(b.data == NULL && b.len == 0);
+    ts_free(p);
+    p = ts_buf_take(&b, &n); /* an empty buffer still yields a string */
+    TEST_CHECK(p && n == 0 && p[0] == '\0');
+    ts_free(p);
+}
+
+static void test_alloc_failure(void)
+{
+    struct ts_buf b;
+    ts_buf_init(&b, 1 << 20);
+    ts_mem_fail_after(1);
+    TEST_CHECK(ts_buf_adds(&b, "x") == TS_ENOMEM);
+    TEST_CHECK(ts_strdup("abc") == NULL);
+    ts_mem_fail_after(0);
+    TEST_CHECK(ts_buf_adds(&b, "x") == 0);
+    ts_buf_free(&b);
+}
+
+static void test_parse_i64(void)
+{
+    int64_t v;
+    TEST_CHECK(ts_parse_i64("0", &v) == 0 && v == 0);
+    TEST_CHECK(ts_parse_i64("-42", &v) == 0 && v == -42);
+    TEST_CHECK(ts_parse_i64("9223372036854775807", &v) == 0 && v == INT64_MAX);
+    TEST_CHECK(ts_parse_i64("-9223372036854775808", &v) == 0 && v == INT64_MIN);
+    TEST_CHECK(ts_parse_i64("9223372036854775808", &v) == TS_ERANGE);
+    TEST_CHECK(ts_parse_i64("", &v) == TS_EINVAL);
+    TEST_CHECK(ts_parse_i64("12a", &v) == TS_EINVAL);
+    TEST_CHECK(ts_parse_i64(" 1", &v) == TS_EINVAL);
+}
+
+static void test_url_coding(void)
+{
+    struct ts_buf b;
+    ts_buf_init(&b, 1024);
+    TEST_CHECK(ts_url_decode("a%20b+c%2", 9, true, &b) == 0);
+    TEST_CHECK(strcmp(b.data, "a b c%2") == 0);
+    ts_buf_reset(&b);
+    TEST_CHECK(ts_url_decode("%zz%41", 6, false, &b) == 0 && strcmp(b.data, "%zzA") == 0);
+    ts_buf_reset(&b);
+    TEST_CHECK(ts_uri_encode("a b/~*\xc3\xa9", 8, true, &b) == 0);
+    TEST_CHECK(strcmp(b.data, "a%20b/~%2A%C3%A9") == 0);
+    ts_buf_reset(&b);
+    TEST_CHECK(ts_uri_encode("/x", 2, false, &b) == 0 && strcmp(b.data, "%2Fx") == 0);
+    ts_buf_free(&b);
+}
+
+static void test_utf8(void)
+{
+    TEST_CHECK(ts_utf8_valid("plain", 5));
+    TEST_CHECK(ts_utf8_valid("\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80", 9));
+    TEST_CHECK(!ts_utf8_valid("\xc3", 1));            /* truncated */
+    TEST_CHECK(!ts_utf8_valid("\xc0\xaf", 2));        /* overlong */
+    TEST_CHECK(!ts_utf8_valid("\xed\xa0\x80", 3));    /* surrogate */
+    TEST_CHECK(!ts_utf8_valid("\xf4\x90\x80\x80", 4)); /* > U+10FFFF */
+    TEST_CHECK(!ts_utf8_valid("\xff", 1));
+}
+
+TEST_LIST = {
+    {"buf_cap", test_buf_cap},
+    {"buf_xml_and_take", test_buf_xml_and_take},
+    {"alloc_failure", test_alloc_failure},
+    {"parse_i64", test_parse_i64},
+    {"url_coding", test_url_coding},
+    {"utf8", test_utf8},
+    {NULL, NULL},
+};

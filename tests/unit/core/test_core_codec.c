@@ -1,0 +1,117 @@
+/* test_core_codec.c - hashes, CRC32C, base64, time formats, metrics rendering. */
+#include <string.h>
+
+#include "trailstream/ts_core.h"
+#include "ts_test.h"
+
+static void test_sha256_hmac_md5(void)
+{
+    uint8_t h[32];
+    char hex[65];
+    ts_sha256("", 0, h);
+    ts_hex(h, 32, hex);
+    TEST_CHECK(strcmp(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855") == 0);
+    /* RFC 4231 test case 2 */
+    ts_hmac_sha256("Jefe", 4, "what do ya want for nothing?", 28, h);
+    ts_hex(h, 32, hex);
+    TEST_CHECK(strcmp(hex, "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843") == 0);
+    uint8_t m[16];
+    char mhex[33];
+    ts_md5("abc", 3, m);
+    ts_hex(m, 16, mhex);
+    TEST_CHECK(strcmp(mhex, "900150983cd24fb0d6963f7d28e17f72") == 0);
+}
+
+static void test_crc32c(void)
+{
+    /* Standard check value of CRC-32C. */
+    TEST_CHECK(ts_crc32c(0, "123456789", 9) == 0xE3069283u);
+    /* RFC 3720 B.4: 32 bytes of zeros. */
+    uint8_t z[32] = {0};
+    TEST_CHECK(ts_crc32c(0, z, sizeof(z)) == 0x8A9136AAu);
+    /* Chaining equals one pass, for every split point and odd lengths. */
+    char buf[1000];
+    for (size_t i = 0; i < sizeof(buf); i++) {
+        buf[i] = (char)(i * 7 + 3);
+    }
+    uint32_t whole = ts_crc32c(0, buf, sizeof(buf));
+    for (size_t cut = 0; cut <= sizeof(buf); cut += 37) {
+        TEST_CHECK(ts_crc32c(ts_crc32c(0, buf, cut), buf + cut, sizeof(buf) - cut) == whole);
+    }
+}
+
+static void test_base64(void)
+{
+    static const char *const plain[] = {"", "f", "fo", "foo", "foob", "fooba", "foobar"};
+    static const char *const enc[] = {"", "Zg==", "Zm8=", "Zm9v", "Zm9vYg==", "Zm9vYmE=",
+                                      "Zm9vYmFy"};
+    for (size_t i = 0; i < TS_ARRAY_LEN(plain); i++) {
+        struct ts_buf b;
+        ts_buf_init(&b, 64);
+        TEST_CHECK(ts_base64_encode(plain[i], strlen(plain[i]), &b) == 0);
+        TEST_CHECK(strcmp(b.data ? b.data : "", enc[i]) == 0);
+        ts_buf_reset(&b);
+        TEST_CHECK(ts_base64_decode(enc[i], strlen(enc[i]), &b) == 0);
+        TEST_CHECK(b.len == strlen(plain[i]) && memcmp(b.data ? b.data : "", plain[i], b.len) == 0);
+        ts_buf_free(&b);
+    }
+    struct ts_buf b;
+    ts_buf_init(&b, 64);
+    TEST_CHECK(ts_base64_decode("Zm9", 3, &b) == TS_EINVAL);
+    TEST_CHECK(ts_base64_decode("Zm=v", 4, &b) == TS_EINVAL);
+    TEST_CHECK(ts_base64_decode("Zm9v!A==", 8, &b) == TS_EINVAL);
+    TEST_CHECK(ts_base64_decode("Zg==Zg==", 8, &b) == TS_EINVAL);
+    ts_buf_free(&b);
+}
+
+static void test_time(void)
+{
+    char s[21];
+    int64_t ms;
+    TEST_CHECK(ts_time_parse_basic("20150830T123600Z", &ms) == 0 && ms == 1440938160000LL);
+    ts_time_fmt_basic(ms, s);
+    TEST_CHECK(strcmp(s, "20150830T123600Z") == 0);
+    ts_time_fmt_iso(ms, s);
+    TEST_CHECK(strcmp(s, "2015-08-30T12:36:00Z") == 0);
+    TEST_CHECK(ts_time_parse_basic("20150830T123600", &ms) == TS_EINVAL);
+    TEST_CHECK(ts_time_parse_basic("2015083XT123600Z", &ms) == TS_EINVAL);
+    TEST_CHECK(ts_time_parse_basic("20151330T123600Z", &ms) == TS_EINVAL);
+    TEST_CHECK(ts_time_parse_http("Sun, 30 Aug 2015 12:36:00 GMT", &ms) == 0 &&
+               ms == 1440938160000LL);
+    TEST_CHECK(ts_time_parse_http("Sun, 30 Foo 2015 12:36:00 GMT", &ms) == TS_EINVAL);
+    char u[37], v[37];
+    ts_uuid4(u);
+    ts_uuid4(v);
+    TEST_CHECK(strlen(u) == 36 && u[14] == '4' && strcmp(u, v) != 0);
+}
+
+static void test_metrics(void)
+{
+    TEST_ASSERT(ts_metrics_init() == 0);
+    ts_metric_describe("t_requests_total", "counter", "Requests.");
+    ts_metric_add("t_requests_total", "op=\"a\"", 2);
+    ts_metric_add("t_requests_total", "op=\"a\"", 1);
+    ts_metric_set("t_gauge", "", 7);
+    ts_metric_observe("t_latency_seconds", "", 0.003);
+    TEST_CHECK(ts_metric_get("t_requests_total", "op=\"a\"") == 3);
+    struct ts_buf b;
+    ts_buf_init(&b, 1 << 20);
+    TEST_ASSERT(ts_metrics_render(&b) == 0);
+    TEST_CHECK(strstr(b.data, "# HELP t_requests_total Requests.\n") != NULL);
+    TEST_CHECK(strstr(b.data, "t_requests_total{op=\"a\"} 3\n") != NULL);
+    TEST_CHECK(strstr(b.data, "t_gauge 7\n") != NULL);
+    TEST_CHECK(strstr(b.data, "t_latency_seconds_bucket{le=\"0.0025\"} 0\n") != NULL);
+    TEST_CHECK(strstr(b.data, "t_latency_seconds_bucket{le=\"0.005\"} 1\n") != NULL);
+    TEST_CHECK(strstr(b.data, "t_latency_seconds_count 1\n") != NULL);
+    ts_buf_free(&b);
+    ts_metrics_shutdown();
+}
+
+TEST_LIST = {
+    {"sha256_hmac_md5", test_sha256_hmac_md5},
+    {"crc32c", test_crc32c},
+    {"base64", test_base64},
+    {"time", test_time},
+    {"metrics", test_metrics},
+    {NULL, NULL},
+};
