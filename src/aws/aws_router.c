@@ -173,9 +173,11 @@ static void render_error(const struct ts_aws_service *svc, enum ts_aws_protocol 
         break;
     }
     case TS_AWS_QUERY:
-        rc = ts_buf_addf(&resp->body, "<ErrorResponse xmlns=\"%s\">\n  <Error>\n    <Type>%s</Type>\n"
-                                      "    <Code>",
-                         svc && svc->xmlns ? svc->xmlns : "https://sts.amazonaws.com/doc/2011-06-15/",
+        rc = ts_buf_addf(&resp->body,
+                         "<ErrorResponse xmlns=\"%s\">\n  <Error>\n    <Type>%s</Type>\n"
+                         "    <Code>",
+                         svc && svc->xmlns ? svc->xmlns
+                                           : "https://sts.amazonaws.com/doc/2011-06-15/",
                          resp->status >= 500 ? "Receiver" : "Sender");
         rc = rc ? rc : ts_buf_add_xml(&resp->body, err->code);
         rc = rc ? rc : ts_buf_adds(&resp->body, "</Code>\n    <Message>");

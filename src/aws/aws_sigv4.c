@@ -631,7 +631,8 @@ int ts_sigv4_verify(const struct ts_http_request *req, const struct ts_aws_accou
                                                           : "Missing Authentication Token");
         goto out;
     }
-    rc = auth ? parse_auth_header(auth, req, proto, &p, err) : parse_query_auth(req, proto, &p, err);
+    rc = auth ? parse_auth_header(auth, req, proto, &p, err)
+              : parse_query_auth(req, proto, &p, err);
     if (rc) {
         goto out;
     }

@@ -201,7 +201,8 @@ int ts_base64_decode(const char *s, size_t n, struct ts_buf *out)
                 v[k] = dec[c];
             }
         }
-        uint32_t w = (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 | (uint32_t)v[2] << 6 | (uint32_t)v[3];
+        uint32_t w = (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 | (uint32_t)v[2] << 6 |
+                     (uint32_t)v[3];
         uint8_t bytes[3] = {(uint8_t)(w >> 16), (uint8_t)(w >> 8), (uint8_t)w};
         memcpy(out->data + out->len, bytes, (size_t)(3 - pad));
         out->len += (size_t)(3 - pad);

@@ -96,7 +96,8 @@ int ts_uri_encode(const char *s, size_t n, bool keep_slash, struct ts_buf *out)
     int rc = ts_buf_reserve(out, n);
     for (size_t i = 0; i < n && !rc; i++) {
         unsigned char c = (unsigned char)s[i];
-        if (isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~' || (keep_slash && c == '/')) {
+        if (isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~' ||
+            (keep_slash && c == '/')) {
             rc = ts_buf_addc(out, (char)c);
         } else {
             char e[3] = {'%', hex[c >> 4], hex[c & 15]};
