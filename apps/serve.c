@@ -21,7 +21,23 @@ struct app {
     struct ts_aws_accounts *accounts;
     struct ts_aws_router *router;
     struct ts_store *store;
+    struct ts_meta *meta;
+    uint8_t secret[32];
+    struct ts_services_ctx svc;
     int64_t started_ms;
+};
+
+/* The services with state: one line each. create() gets the shared context and returns the
+ * service's handle; service() its operations table for the router; destroy() frees it. */
+struct service_entry {
+    const char *name;
+    int (*create)(const struct ts_services_ctx *ctx, void **out);
+    const struct ts_aws_service *(*service)(void *handle);
+    void (*destroy)(void *handle);
+};
+
+static const struct service_entry stateful_services[] = {
+    {NULL, NULL, NULL, NULL}, /* keeps the table non-empty; entries above it */
 };
 
 static void usage(void)
@@ -172,6 +188,49 @@ static int mkdir_p(const char *dir)
     return 0;
 }
 
+/* Loads the per-data-directory key material (MACs of pagination tokens and shard iterators),
+ * creating it on first start. It never leaves the data directory and is never logged. */
+static int load_secret(const char *dir, uint8_t out[32])
+{
+    char path[1100];
+    snprintf(path, sizeof(path), "%s/secret.key", dir);
+    FILE *f = fopen(path, "rb");
+    if (f) {
+        size_t n = fread(out, 1, 32, f);
+        fclose(f);
+        return n == 32 ? 0 : TS_ECORRUPT;
+    }
+    if (errno != ENOENT) {
+        return -errno;
+    }
+    int rc = ts_random(out, 32);
+    if (rc) {
+        return rc;
+    }
+    char tmp[1200];
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    f = fopen(tmp, "wb");
+    if (!f) {
+        return -errno;
+    }
+    chmod(tmp, 0600);
+    /* Durability order: the key is synced before it is renamed into place, so a crash never
+     * leaves a short key file behind. */
+    if (fwrite(out, 1, 32, f) != 32 || fflush(f) != 0 || fsync(fileno(f)) != 0) {
+        rc = errno ? -errno : TS_EIO;
+        fclose(f);
+        unlink(tmp);
+        return rc;
+    }
+    fclose(f);
+    if (rename(tmp, path) != 0) {
+        rc = -errno;
+        unlink(tmp);
+        return rc;
+    }
+    return 0;
+}
+
 /* The store does not log; its recovery and I/O events are logged here. */
 static void on_store_event(void *ctx, const struct ts_store_event *ev)
 {
@@ -277,6 +336,7 @@ int ts_cmd_serve(int argc, char **argv)
 
     int rc = 2;
     struct ts_http_server *server = NULL;
+    void *handles[TS_ARRAY_LEN(stateful_services)] = {0};
     app.started_ms = ts_clock_now_ms(&ts_clock_real);
     if (ts_metrics_init() != 0 || build_accounts(&app) != 0) {
         goto out;
@@ -293,9 +353,35 @@ int ts_cmd_serve(int argc, char **argv)
                      ts_strerror(e));
         goto out;
     }
+    char meta_path[1100];
+    snprintf(meta_path, sizeof(meta_path), "%s/meta.db", app.cfg.data_dir);
+    e = ts_meta_open(meta_path, &app.meta);
+    if (e) {
+        TS_LOG_ERROR("serve", "cannot open the metadata store %s: %s", meta_path,
+                     ts_strerror(e));
+        goto out;
+    }
+    e = load_secret(app.cfg.data_dir, app.secret);
+    if (e) {
+        TS_LOG_ERROR("serve", "cannot load %s/secret.key: %s", app.cfg.data_dir, ts_strerror(e));
+        goto out;
+    }
+    app.svc = (struct ts_services_ctx){app.store, app.meta, &ts_clock_real, app.accounts,
+                                       app.secret};
     app.router = ts_aws_router_create(app.accounts, &ts_clock_real);
     if (!app.router || ts_aws_router_add_service(app.router, ts_sts_service()) != 0) {
         goto out;
+    }
+    for (size_t i = 0; stateful_services[i].name; i++) {
+        const struct service_entry *se = &stateful_services[i];
+        e = se->create(&app.svc, &handles[i]);
+        if (!e) {
+            e = ts_aws_router_add_service(app.router, se->service(handles[i]));
+        }
+        if (e) {
+            TS_LOG_ERROR("serve", "cannot start the %s service: %s", se->name, ts_strerror(e));
+            goto out;
+        }
     }
     char cred_path[2100];
     e = write_credentials(&app, cred_path, sizeof(cred_path));
@@ -358,8 +444,16 @@ int ts_cmd_serve(int argc, char **argv)
     rc = 0;
 out:
     ts_http_server_stop(server, 0);
-    ts_store_close(app.store);
+    for (size_t i = 0; stateful_services[i].name; i++) {
+        if (handles[i]) {
+            stateful_services[i].destroy(handles[i]);
+        }
+    }
     ts_aws_router_destroy(app.router);
+    app.router = NULL;
+    ts_meta_close(app.meta);
+    ts_store_close(app.store);
+    memset(app.secret, 0, sizeof(app.secret));
     ts_aws_accounts_destroy(app.accounts);
     ts_config_free(&app.cfg);
     ts_metrics_shutdown();
