@@ -142,6 +142,15 @@ int ts_sigv4_canonical_request(const struct ts_http_request *req, const char *si
 void ts_sigv4_signing_key(const char *secret, const char *date8, const char *region,
                           const char *service, uint8_t out[TS_SHA256_LEN]);
 
+/* ---------------------------------------------------------------- opaque tokens */
+
+/* Seals `data` into an opaque pagination token: base64url(data || HMAC-SHA256(key, data)[:16]).
+ * Returns 0 or a buffer error. */
+int ts_aws_token_seal(const uint8_t key[32], const void *data, size_t len, struct ts_buf *out);
+/* Opens a token made by ts_aws_token_seal with the same key into out. Returns 0, or TS_EINVAL
+ * for anything malformed or tampered with (compared in constant time). */
+int ts_aws_token_open(const uint8_t key[32], const char *token, struct ts_buf *out);
+
 /* ---------------------------------------------------------------- services and routing */
 
 /* Decoded query-protocol parameters (name/value pairs, in request order). */
