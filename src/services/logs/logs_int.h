@@ -1,0 +1,170 @@
+/*
+ * logs_int.h - internals shared by the CloudWatch Logs service files.
+ */
+#ifndef TS_LOGS_INT_H
+#define TS_LOGS_INT_H
+
+#include <pthread.h>
+
+#include "trailstream/ts_logs.h"
+#include "trailstream/ts_pattern.h"
+
+#define LOGS_KEY_MAX 1200       /* "<region>:<group>:<stream>" */
+#define LOGS_DOC_MAX (1u << 20) /* one metadata document */
+#define LOGS_GROUP_NAME_MAX 512
+#define LOGS_STREAM_NAME_MAX 512
+#define LOGS_MAX_METRIC_FILTERS 100
+
+/* A compiled metric filter of a log group, cached for PutLogEvents. */
+struct logs_metric_filter {
+    char name[LOGS_STREAM_NAME_MAX + 1];
+    struct ts_pattern *pattern;
+    char metric_name[256];
+    char metric_namespace[256];
+    char metric_value[101];  /* literal number or $.field / $name */
+    bool has_default;
+    double default_value;
+    char dims[3][2][256];    /* dimension name, value selector */
+    int n_dims;
+    int value_ref;           /* reference id of metric_value when it is a $reference */
+    int dim_ref[3];          /* reference ids of the dimension values */
+};
+
+/* What PutLogEvents needs of a group, cached until the group's document changes. */
+struct logs_group_info {
+    struct logs_group_info *next;
+    char account[13];
+    char key[LOGS_KEY_MAX];  /* "<region>:<group>" */
+    int retention_days;      /* 0 = never expire */
+    struct logs_metric_filter *filters;
+    int n_filters;
+    int refs;
+};
+
+struct ts_logs {
+    struct ts_services_ctx ctx;
+    struct ts_logs_opts opts;
+    struct ts_aws_service service;
+    pthread_mutex_t lock;             /* guards the cache and the sweeper state */
+    pthread_cond_t cond;
+    struct logs_group_info *cache;
+    uint64_t cache_gen;               /* bumped by every invalidation */
+    pthread_t sweeper;
+    bool sweeper_started;
+    bool stopping;
+};
+
+/* logs_service.c: names, lookups, documents */
+int logs_check_group_name(const char *name, struct ts_aws_error *err, const char *member);
+int logs_check_stream_name(const char *name, struct ts_aws_error *err, const char *member);
+/* Resolves logGroupName / logGroupIdentifier (exactly one) into the group's name. */
+int logs_group_arg(struct ts_aws_req *req, char *name, size_t name_len, bool identifier_allowed,
+                   struct ts_aws_error *err);
+void logs_group_key(const char *region, const char *group, char out[LOGS_KEY_MAX]);
+void logs_stream_key(const char *region, const char *group, const char *stream,
+                     char out[LOGS_KEY_MAX]);
+/* Loads the group's document (parsed). Returns 0, or fills err with ResourceNotFound. */
+int logs_load_group(struct ts_logs *l, struct ts_aws_req *req, const char *group, cJSON **doc,
+                    struct ts_aws_error *err);
+int logs_load_stream(struct ts_logs *l, struct ts_aws_req *req, const char *group,
+                     const char *stream, cJSON **doc, struct ts_aws_error *err);
+/* Stores a document (printed from cJSON). Fills err on failure. */
+int logs_put_doc(struct ts_logs *l, const char *kind, const char *account, const char *key,
+                 const cJSON *doc, bool create, struct ts_aws_error *err);
+/* The stream id recorded in a stream document (hex string member "streamId"). */
+uint64_t logs_stream_id_of(const char *json);
+/* Turns a store/meta error into ServiceUnavailableException. */
+int logs_storage_error(struct ts_aws_error *err, int rc);
+/* Optional integer member: 0 absent (*out untouched), 1 present, <0 wrong type (err set). */
+int logs_opt_int(const cJSON *in, const char *member, int64_t *out, struct ts_aws_error *err);
+int logs_opt_string(const cJSON *in, const char *member, const char **out,
+                    struct ts_aws_error *err);
+int logs_opt_bool(const cJSON *in, const char *member, bool *out, struct ts_aws_error *err);
+/* ARNs */
+void logs_group_arn(const struct ts_aws_req *req, const char *group, bool star, char *out,
+                    size_t out_len);
+/* Group info cache */
+/* Returns the group's info (retention, compiled metric filters), loading the group document
+ * when not cached; NULL with err set when the group does not exist or storage fails. Release
+ * with logs_group_info_put. */
+struct logs_group_info *logs_group_info_get(struct ts_logs *l, const char *account,
+                                            const char *key, struct ts_aws_error *err);
+void logs_group_info_put(struct ts_logs *l, struct logs_group_info *gi);
+void logs_group_info_invalidate(struct ts_logs *l, const char *account, const char *key);
+/* Pagination tokens over the per-directory key */
+int logs_token_make(struct ts_logs *l, const char *kind, const struct ts_aws_req *req,
+                    const char *scope, const char *position, cJSON *out_obj,
+                    const char *member);
+int logs_token_read(struct ts_logs *l, const char *kind, const struct ts_aws_req *req,
+                    const char *scope, const char *token, char *position, size_t pos_len,
+                    struct ts_aws_error *err);
+
+/* logs_groups.c */
+/* Runs fn on the group's document inside one metadata transaction and stores the result;
+ * fn returns 0 or fills err. Invalidates the group's cached info afterwards. */
+typedef int (*logs_update_fn)(cJSON *doc, void *arg, struct ts_aws_error *err);
+int logs_update_group(struct ts_logs *l, struct ts_aws_req *req, const char *group,
+                      logs_update_fn fn, void *arg, struct ts_aws_error *err);
+int logs_op_create_log_group(void *c, struct ts_aws_req *req, struct ts_aws_resp *resp,
+                             struct ts_aws_error *err);
+int logs_op_delete_log_group(void *c, struct ts_aws_req *req, struct ts_aws_resp *resp,
+                             struct ts_aws_error *err);
+int logs_op_describe_log_groups(void *c, struct ts_aws_req *req, struct ts_aws_resp *resp,
+                                struct ts_aws_error *err);
+int logs_op_put_retention_policy(void *c, struct ts_aws_req *req, struct ts_aws_resp *resp,
+                                 struct ts_aws_error *err);
+int logs_op_delete_retention_policy(void *c, struct ts_aws_req *req, struct ts_aws_resp *resp,
+                                    struct ts_aws_error *err);
+int logs_op_tag_resource(void *c, struct ts_aws_req *req, struct ts_aws_resp *resp,
+                         struct ts_aws_error *err);
+int logs_op_untag_resource(void *c, struct ts_aws_req *req, struct ts_aws_resp *resp,
+                           struct ts_aws_error *err);
+int logs_op_list_tags_for_resource(void *c, struct ts_aws_req *req, struct ts_aws_resp *resp,
+                                   struct ts_aws_error *err);
+int logs_op_tag_log_group(void *c, struct ts_aws_req *req, struct ts_aws_resp *resp,
+                          struct ts_aws_error *err);
+int logs_op_list_tags_log_group(void *c, struct ts_aws_req *req, struct ts_aws_resp *resp,
+                                struct ts_aws_error *err);
+
+/* logs_streams.c */
+int logs_op_create_log_stream(void *c, struct ts_aws_req *req, struct ts_aws_resp *resp,
+                              struct ts_aws_error *err);
+int logs_op_delete_log_stream(void *c, struct ts_aws_req *req, struct ts_aws_resp *resp,
+                              struct ts_aws_error *err);
+int logs_op_describe_log_streams(void *c, struct ts_aws_req *req, struct ts_aws_resp *resp,
+                                 struct ts_aws_error *err);
+/* Deletes every stream (documents and partitions) of a group. */
+int logs_delete_group_streams(struct ts_logs *l, const char *account, const char *region,
+                              const char *group);
+/* Calls fn for each stream of a group with its name and stream id. */
+typedef int (*logs_stream_fn)(void *arg, const char *stream, uint64_t stream_id);
+int logs_each_stream(struct ts_logs *l, const char *account, const char *region,
+                     const char *group, const char *name_prefix, logs_stream_fn fn, void *arg);
+
+/* logs_events.c */
+int logs_op_put_log_events(void *c, struct ts_aws_req *req, struct ts_aws_resp *resp,
+                           struct ts_aws_error *err);
+int logs_op_get_log_events(void *c, struct ts_aws_req *req, struct ts_aws_resp *resp,
+                           struct ts_aws_error *err);
+int logs_op_filter_log_events(void *c, struct ts_aws_req *req, struct ts_aws_resp *resp,
+                              struct ts_aws_error *err);
+
+/* logs_metric.c */
+int logs_op_put_metric_filter(void *c, struct ts_aws_req *req, struct ts_aws_resp *resp,
+                              struct ts_aws_error *err);
+int logs_op_describe_metric_filters(void *c, struct ts_aws_req *req, struct ts_aws_resp *resp,
+                                    struct ts_aws_error *err);
+int logs_op_delete_metric_filter(void *c, struct ts_aws_req *req, struct ts_aws_resp *resp,
+                                 struct ts_aws_error *err);
+int logs_op_test_metric_filter(void *c, struct ts_aws_req *req, struct ts_aws_resp *resp,
+                               struct ts_aws_error *err);
+/* Evaluates a group's metric filters over accepted events (events[i], n). */
+void logs_metric_apply(struct ts_logs *l, const char *account, const char *region,
+                       const struct logs_group_info *gi, const struct ts_logs_event *events,
+                       size_t n);
+/* Compiles a metric filter document entry into mf. Returns 0 or fills err. */
+int logs_metric_compile(const cJSON *entry, struct logs_metric_filter *mf,
+                        struct ts_aws_error *err);
+void logs_metric_free(struct logs_metric_filter *mf);
+
+#endif
