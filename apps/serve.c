@@ -13,6 +13,8 @@
 #include "config.h"
 #include "trailstream/ts_aws.h"
 #include "trailstream/ts_http.h"
+#include "trailstream/ts_kinesis.h"
+#include "trailstream/ts_logs.h"
 #include "trailstream/ts_services.h"
 #include "trailstream/ts_store.h"
 
@@ -36,7 +38,39 @@ struct service_entry {
     void (*destroy)(void *handle);
 };
 
+static int logs_create(const struct ts_services_ctx *ctx, void **out)
+{
+    return ts_logs_create(ctx, NULL, (struct ts_logs **)out);
+}
+
+static const struct ts_aws_service *logs_service(void *h)
+{
+    return ts_logs_service(h);
+}
+
+static void logs_destroy(void *h)
+{
+    ts_logs_destroy(h);
+}
+
+static int kinesis_create(const struct ts_services_ctx *ctx, void **out)
+{
+    return ts_kinesis_create(ctx, NULL, (struct ts_kinesis **)out);
+}
+
+static const struct ts_aws_service *kinesis_service(void *h)
+{
+    return ts_kinesis_service(h);
+}
+
+static void kinesis_destroy(void *h)
+{
+    ts_kinesis_destroy(h);
+}
+
 static const struct service_entry stateful_services[] = {
+    {"logs", logs_create, logs_service, logs_destroy},
+    {"kinesis", kinesis_create, kinesis_service, kinesis_destroy},
     {NULL, NULL, NULL, NULL}, /* keeps the table non-empty; entries above it */
 };
 

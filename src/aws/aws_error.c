@@ -58,6 +58,13 @@ static const struct code_row codes[] = {
     {"ResourceInUseException", 400},
     {"LimitExceededException", 400},
     {"InvalidOperationException", 400},
+    {"OperationAbortedException", 400},
+    {"TooManyTagsException", 400},
+    {"DataAlreadyAcceptedException", 400},
+    {"InvalidSequenceTokenException", 400},
+    {"ExpiredIteratorException", 400},
+    {"InvalidArgumentException", 400},
+    {"ExpiredNextTokenException", 400},
     {"NoSuchBucket", 404},
     {"NoSuchKey", 404},
     /* server side */

@@ -276,7 +276,7 @@ class LogsTest(harness.ServerTestCase):
         _, out, _ = self.server.aws("logs", "describe-log-groups", "--log-group-name-prefix",
                                     name, profile="source")
         self.assertEqual(json.loads(out)["logGroups"][0]["logGroupName"], name)
-        rc, _, err = self.server.aws("logs", "describe-log-groups", profile="security",
+        rc, _, err = self.server.aws("logs", "describe-log-groups", profile=None,
                                      check=False, env={"AWS_SECRET_ACCESS_KEY": "wrong" * 8,
                                                        "AWS_ACCESS_KEY_ID": harness.ACCOUNTS["security"]["key"]})
         self.assertNotEqual(rc, 0)

@@ -828,7 +828,9 @@ int logs_op_filter_log_events(void *c, struct ts_aws_req *req, struct ts_aws_res
         rc = logs_storage_error(err, rc);
         goto out;
     }
-    qsort(f.hits, f.n_hits, sizeof(*f.hits), qsort_hit);
+    if (f.n_hits > 1) {
+        qsort(f.hits, f.n_hits, sizeof(*f.hits), qsort_hit);
+    }
 
     resp->output = cJSON_CreateObject();
     cJSON *items = cJSON_AddArrayToObject(resp->output, "events");

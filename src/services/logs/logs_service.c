@@ -150,7 +150,15 @@ int logs_group_arg(struct ts_aws_req *req, char *name, size_t name_len, bool ide
         memcpy(name, gname, glen);
         name[glen] = '\0';
     } else {
-        ts_strlcpy(name, byname ? byname : ident, name_len);
+        const char *given = byname ? byname : ident;
+        if (strlen(given) >= name_len) {
+            /* never truncate: a cut name would address another group */
+            return ts_aws_fail(err, "InvalidParameterException",
+                               "1 validation error detected: Value at '%s' failed to satisfy "
+                               "constraint: Member must have length less than or equal to %zu",
+                               byname ? "logGroupName" : "logGroupIdentifier", name_len - 1);
+        }
+        ts_strlcpy(name, given, name_len);
     }
     return logs_check_group_name(name, err, byname ? "logGroupName" : "logGroupIdentifier");
 }

@@ -374,7 +374,9 @@ int logs_op_describe_log_streams(void *c, struct ts_aws_req *req, struct ts_aws_
         for (size_t i = 0; i < d.n; i++) {
             stream_times(l, req, group, &d.rows[i], &buf);
         }
-        qsort(d.rows, d.n, sizeof(*d.rows), cmp_last_event);
+        if (d.n > 1) {
+            qsort(d.rows, d.n, sizeof(*d.rows), cmp_last_event);
+        }
     }
     resp->output = cJSON_CreateObject();
     cJSON *items = cJSON_AddArrayToObject(resp->output, "logStreams");
