@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cmds.h"
+#include "trailstream/ts_store.h"
 
 struct command {
     const char *name;
@@ -15,6 +16,7 @@ struct command {
 static const struct command commands[] = {
     {"serve", ts_cmd_serve, "run the server (--config FILE --data-dir DIR --listen HOST:PORT)"},
     {"check-config", ts_cmd_check_config, "validate a config file and print a summary"},
+    {"store-check", ts_cmd_store_check, "verify every segment and index of a store directory"},
 };
 
 static void usage(FILE *f)

@@ -1,0 +1,559 @@
+/* test_store_basic.c - the segment log's contract: append/read, bounds, rolling, indexes,
+ * time lookup, naming, listing, deletion, retention, waiting and concurrency. */
+#include "store_test_util.h"
+#include "ts_test.h"
+
+#include <pthread.h>
+
+#define MAXLEN 1500
+
+static char dir[512];
+
+static struct ts_store *open_store(const struct ts_store_opts *o)
+{
+    struct ts_store *s = NULL;
+    int rc = ts_store_open(dir, o, &s);
+    TEST_CHECK_(rc == 0, "open: %s", ts_strerror(rc));
+    return s;
+}
+
+/* Appends `n` batches of `per` tu_payload records, seq from seq0. Returns the next seq. */
+static uint64_t fill(struct ts_partition *p, uint64_t seq0, int n, int per)
+{
+    uint8_t bufs[8][MAXLEN];
+    struct ts_record_in in[8];
+    uint64_t seq = seq0;
+    for (int b = 0; b < n; b++) {
+        for (int i = 0; i < per; i++) {
+            in[i].data = bufs[i];
+            in[i].len = tu_payload(seq + (uint64_t)i, MAXLEN, bufs[i]);
+        }
+        uint64_t first = 0;
+        int rc = ts_partition_append(p, in, (size_t)per, 0, &first);
+        TEST_CHECK_(rc == 0, "append: %s", ts_strerror(rc));
+        TEST_CHECK_(first == seq, "first %llu want %llu", (unsigned long long)first,
+                    (unsigned long long)seq);
+        seq += (uint64_t)per;
+    }
+    return seq;
+}
+
+/* Reads everything from `from` and checks record i has seq == offset. Returns records read. */
+static uint64_t verify_all(struct ts_partition *p, uint64_t from)
+{
+    static uint8_t buf[256 * 1024];
+    struct ts_record recs[64];
+    uint64_t cur = from, count = 0;
+    for (;;) {
+        size_t n = 0;
+        uint64_t next = 0;
+        int rc = ts_partition_read(p, cur, buf, sizeof(buf), recs, 64, &n, &next);
+        TEST_CHECK_(rc == 0, "read: %s", ts_strerror(rc));
+        if (rc || n == 0) {
+            break;
+        }
+        for (size_t i = 0; i < n; i++) {
+            TEST_CHECK(!recs[i].gap);
+            TEST_CHECK(recs[i].offset == cur + i);
+            uint64_t seq = tu_check(recs[i].data, recs[i].len, MAXLEN);
+            TEST_CHECK_(seq == recs[i].offset, "seq %llu at offset %llu",
+                        (unsigned long long)seq, (unsigned long long)recs[i].offset);
+        }
+        count += n;
+        TEST_CHECK(next == cur + n);
+        cur = next;
+    }
+    TEST_CHECK(cur == ts_partition_end_offset(p));
+    return count;
+}
+
+static void setup(void)
+{
+    TEST_CHECK(tu_mkdtemp(dir, sizeof(dir), "basic") == 0);
+}
+
+static void teardown(void)
+{
+    tu_rmrf(dir);
+}
+
+static void test_append_read(void)
+{
+    setup();
+    struct ts_store *s = open_store(NULL);
+    TEST_ASSERT(s != NULL);
+    struct ts_partition *p = NULL;
+    TEST_CHECK(ts_store_partition(s, "logs/1/g/s", false, &p) == TS_ENOTFOUND);
+    TEST_ASSERT(ts_store_partition(s, "logs/1/g/s", true, &p) == 0);
+    TEST_CHECK(strcmp(ts_partition_name(p), "logs/1/g/s") == 0);
+    TEST_CHECK(ts_partition_end_offset(p) == 0);
+    uint64_t end = fill(p, 0, 50, 7);
+    TEST_CHECK(ts_partition_end_offset(p) == end);
+    TEST_CHECK(verify_all(p, 0) == end);
+    TEST_CHECK(verify_all(p, 123) == end - 123);
+    /* An empty record and bad arguments. */
+    struct ts_record_in e = {NULL, 0};
+    uint64_t off;
+    TEST_CHECK(ts_partition_append(p, &e, 1, 0, &off) == 0 && off == end);
+    TEST_CHECK(ts_partition_append(p, &e, 0, 0, &off) == TS_EINVAL);
+    struct ts_record_in big = {"x", TS_STORE_RECORD_MAX + 1};
+    TEST_CHECK(ts_partition_append(p, &big, 1, 0, &off) == TS_EINVAL);
+    uint8_t buf[4096];
+    struct ts_record r[4];
+    size_t n;
+    uint64_t next;
+    TEST_CHECK(ts_partition_read(p, end, buf, sizeof(buf), r, 4, &n, &next) == 0);
+    TEST_CHECK(n == 1 && r[0].len == 0 && r[0].offset == end && next == end + 1);
+    TEST_CHECK(ts_partition_read(p, end + 1, buf, sizeof(buf), r, 4, &n, &next) == 0 && n == 0);
+    TEST_CHECK(ts_partition_read(p, end + 2, buf, sizeof(buf), r, 4, &n, &next) == TS_ERANGE);
+    /* The same handle is returned for the same name; a second open is refused. */
+    struct ts_partition *p2;
+    TEST_CHECK(ts_store_partition(s, "logs/1/g/s", true, &p2) == 0 && p2 == p);
+    struct ts_store *s2 = NULL;
+    TEST_CHECK(ts_store_open(dir, NULL, &s2) == TS_EAGAIN);
+    ts_store_close(s);
+    teardown();
+}
+
+static void test_read_bounds(void)
+{
+    setup();
+    struct ts_store *s = open_store(NULL);
+    struct ts_partition *p;
+    TEST_ASSERT(ts_store_partition(s, "p", true, &p) == 0);
+    fill(p, 0, 20, 5);
+    uint8_t buf[8192];
+    struct ts_record r[16];
+    size_t n;
+    uint64_t next;
+    /* Count bound. */
+    TEST_CHECK(ts_partition_read(p, 10, buf, sizeof(buf), r, 3, &n, &next) == 0);
+    TEST_CHECK(n == 3 && next == 13 && r[0].offset == 10);
+    /* Byte bound: the records and their headers fit in buf. */
+    TEST_CHECK(ts_partition_read(p, 0, buf, sizeof(buf), r, 16, &n, &next) == 0);
+    size_t bytes = 0;
+    for (size_t i = 0; i < n; i++) {
+        bytes += r[i].len + TS_STORE_RECORD_OVERHEAD;
+        TEST_CHECK((const uint8_t *)r[i].data >= buf &&
+                   (const uint8_t *)r[i].data + r[i].len <= buf + sizeof(buf));
+        TEST_CHECK(tu_check(r[i].data, r[i].len, MAXLEN) == r[i].offset);
+    }
+    TEST_CHECK(n > 0 && bytes <= sizeof(buf) && next == n);
+    /* Too small for the first record. */
+    TEST_CHECK(ts_partition_read(p, 0, buf, 20, r, 16, &n, &next) == TS_ETOOBIG);
+    /* Time lookup: all appended with the real clock, so ts of first <= anything. */
+    uint64_t off;
+    TEST_CHECK(ts_partition_find_time(p, 0, &off) == 0 && off == 0);
+    TEST_CHECK(ts_partition_find_time(p, INT64_MAX, &off) == 0 && off == 100);
+    ts_store_close(s);
+    teardown();
+}
+
+static void test_roll_reopen_index(void)
+{
+    setup();
+    struct tu_clock clk;
+    tu_clock_init(&clk, 1000000);
+    struct tu_events ev = {0};
+    struct ts_store_opts o = {0};
+    o.segment_max_bytes = 16 * 1024;
+    o.index_interval_bytes = 1024;
+    o.clock = &clk.clock;
+    o.on_event = tu_on_event;
+    o.event_ctx = &ev;
+    struct ts_store *s = open_store(&o);
+    struct ts_partition *p;
+    TEST_ASSERT(ts_store_partition(s, "roll", true, &p) == 0);
+    uint64_t seq = 0;
+    for (int i = 0; i < 40; i++) {
+        clk.now += 10;
+        seq = fill(p, seq, 1, 4);
+    }
+    struct ts_partition_stats st;
+    ts_partition_stats(p, &st);
+    TEST_CHECK_(st.segments > 3, "segments %llu", (unsigned long long)st.segments);
+    TEST_CHECK(verify_all(p, 0) == seq);
+    /* Time index: batch i was appended at 1000000 + 10 (i + 1). */
+    uint64_t off;
+    TEST_CHECK(ts_partition_find_time(p, 1000000 + 10 * 21, &off) == 0);
+    TEST_CHECK_(off == 80, "find_time %llu", (unsigned long long)off);
+    TEST_CHECK(ts_partition_find_time(p, 1000000 + 10 * 21 - 5, &off) == 0 && off == 80);
+    ts_store_close(s);
+
+    /* Clean reopen: every index matches, nothing is scanned. */
+    s = open_store(&o);
+    struct ts_store_recovery rec;
+    ts_store_recovery_stats(s, &rec);
+    TEST_CHECK_(rec.scanned_bytes == 0, "scanned %llu", (unsigned long long)rec.scanned_bytes);
+    TEST_CHECK(rec.partitions == 1 && rec.truncated_bytes == 0 && rec.corrupt_records == 0);
+    TEST_ASSERT(ts_store_partition(s, "roll", false, &p) == 0);
+    TEST_CHECK(verify_all(p, 0) == seq);
+    TEST_CHECK(ts_partition_find_time(p, 1000000 + 10 * 21, &off) == 0 && off == 80);
+    seq = fill(p, seq, 3, 2);
+    ts_store_close(s);
+
+    /* Indexes removed: rebuilt from the logs and reported for sealed segments. */
+    char cmd[1024];
+    snprintf(cmd, sizeof(cmd), "rm -f %s/partitions/roll/*.idx", dir);
+    TEST_CHECK(system(cmd) == 0);
+    memset(&ev, 0, sizeof(ev));
+    s = open_store(&o);
+    ts_store_recovery_stats(s, &rec);
+    TEST_CHECK(rec.indexes_rebuilt >= 3 && ev.n[TS_STORE_EV_INDEX_REBUILT] >= 3);
+    TEST_CHECK(rec.scanned_bytes > 0 && rec.corrupt_records == 0);
+    TEST_ASSERT(ts_store_partition(s, "roll", false, &p) == 0);
+    TEST_CHECK(verify_all(p, 0) == seq);
+    TEST_CHECK(ts_partition_find_time(p, 1000000 + 10 * 21, &off) == 0 && off == 80);
+
+    /* Roll by age. */
+    ts_partition_stats(p, &st);
+    uint64_t segs = st.segments;
+    seq = fill(p, seq, 1, 1);
+    clk.now += o.segment_max_age_ms ? o.segment_max_age_ms : 7ll * 24 * 3600 * 1000;
+    seq = fill(p, seq, 1, 1);
+    ts_partition_stats(p, &st);
+    TEST_CHECK(st.segments == segs + 1);
+    ts_store_close(s);
+    teardown();
+}
+
+static int collect(void *arg, const char *name)
+{
+    struct ts_buf *b = arg;
+    ts_buf_adds(b, name);
+    ts_buf_addc(b, '|');
+    return 0;
+}
+
+static void test_names_list_delete(void)
+{
+    setup();
+    struct ts_store *s = open_store(NULL);
+    char longname[1100];
+    memset(longname, 'a', sizeof(longname) - 1);
+    longname[sizeof(longname) - 1] = '\0';
+    longname[TS_STORE_NAME_MAX] = '\0';
+    const char *names[] = {"kinesis/111/st/shard-000000000001", "kinesis/111/st/shard-000000000000",
+                           "logs/222/us-east-1/g%x/../s t", ".hidden", "..", longname,
+                           "logs/222/us-east-1/other"};
+    struct ts_partition *p;
+    for (size_t i = 0; i < TS_ARRAY_LEN(names); i++) {
+        TEST_CHECK_(ts_store_partition(s, names[i], true, &p) == 0, "create %s", names[i]);
+        fill(p, 0, 1, (int)i + 1);
+    }
+    TEST_CHECK(ts_store_partition(s, "", true, &p) == TS_EINVAL);
+    longname[TS_STORE_NAME_MAX] = 'a';
+    TEST_CHECK(ts_store_partition(s, longname, true, &p) == TS_EINVAL);
+    longname[TS_STORE_NAME_MAX] = '\0';
+    struct ts_buf b;
+    ts_buf_init(&b, 1 << 16);
+    TEST_CHECK(ts_store_list(s, "kinesis/111/", collect, &b) == 0);
+    TEST_CHECK(strcmp(b.data, "kinesis/111/st/shard-000000000000|kinesis/111/st/shard-000000000001|") == 0);
+    ts_buf_reset(&b);
+    TEST_CHECK(ts_store_list(s, NULL, collect, &b) == 0);
+    TEST_CHECK(strstr(b.data, longname) != NULL && strstr(b.data, "..|") != NULL);
+    ts_store_close(s);
+
+    /* Reopen: every name comes back with its records. */
+    s = open_store(NULL);
+    for (size_t i = 0; i < TS_ARRAY_LEN(names); i++) {
+        TEST_CHECK_(ts_store_partition(s, names[i], false, &p) == 0, "reopen %s", names[i]);
+        TEST_CHECK(verify_all(p, 0) == i + 1);
+    }
+    /* Delete: the handle stays valid but closed; the name can be reused from offset 0. */
+    struct ts_partition *gone;
+    TEST_ASSERT(ts_store_partition(s, names[2], false, &gone) == 0);
+    TEST_CHECK(ts_store_partition_delete(s, names[2]) == 0);
+    TEST_CHECK(ts_store_partition_delete(s, names[2]) == TS_ENOTFOUND);
+    uint64_t off;
+    struct ts_record_in in = {"x", 1};
+    TEST_CHECK(ts_partition_append(gone, &in, 1, 0, &off) == TS_ECLOSED);
+    TEST_CHECK(ts_partition_wait(gone, 100, 1000) == TS_ECLOSED);
+    TEST_CHECK(ts_store_partition(s, names[2], false, &p) == TS_ENOTFOUND);
+    TEST_CHECK(ts_store_partition(s, names[2], true, &p) == 0 && p != gone);
+    TEST_CHECK(ts_partition_end_offset(p) == 0);
+    TEST_CHECK(ts_store_partition_delete(s, names[2]) == 0);
+    ts_store_close(s);
+    s = open_store(NULL);
+    TEST_CHECK(ts_store_partition(s, names[2], false, &p) == TS_ENOTFOUND);
+    ts_buf_reset(&b);
+    TEST_CHECK(ts_store_list(s, "logs/", collect, &b) == 0);
+    TEST_CHECK(strcmp(b.data, "logs/222/us-east-1/other|") == 0);
+    ts_buf_free(&b);
+    ts_store_close(s);
+    teardown();
+}
+
+static void test_retention(void)
+{
+    setup();
+    struct tu_clock clk;
+    tu_clock_init(&clk, 5000000);
+    struct ts_store_opts o = {0};
+    o.segment_max_bytes = 8192;
+    o.clock = &clk.clock;
+    struct ts_store *s = open_store(&o);
+    struct ts_partition *p;
+    TEST_ASSERT(ts_store_partition(s, "ret", true, &p) == 0);
+    uint64_t seq = 0;
+    for (int i = 0; i < 30; i++) {
+        clk.now += 1000;
+        seq = fill(p, seq, 1, 3);
+    }
+    struct ts_partition_stats st;
+    ts_partition_stats(p, &st);
+    uint64_t removed = 0;
+    /* Size: keep at most ~3 segments worth. */
+    TEST_CHECK(ts_partition_retain(p, 0, 3 * 8192, &removed) == 0);
+    struct ts_partition_stats st2;
+    ts_partition_stats(p, &st2);
+    TEST_CHECK(removed > 0 && st2.start_offset == removed && st2.bytes <= 3 * 8192);
+    TEST_CHECK(verify_all(p, st2.start_offset) == seq - removed);
+    uint8_t buf[4096];
+    struct ts_record r[4];
+    size_t n;
+    uint64_t next;
+    TEST_CHECK(ts_partition_read(p, 0, buf, sizeof(buf), r, 4, &n, &next) == TS_ERANGE);
+    /* Age: records older than 10 s go (whole segments). */
+    TEST_CHECK(ts_partition_retain(p, 10000, 0, &removed) == 0);
+    ts_partition_stats(p, &st2);
+    TEST_CHECK(st2.first_ts_ms >= clk.now - 10000 - 8000);
+    /* Everything expired: even the active segment is rolled and removed. */
+    clk.now += 1000000;
+    TEST_CHECK(ts_partition_retain(p, 10000, 0, &removed) == 0);
+    ts_partition_stats(p, &st2);
+    TEST_CHECK(st2.start_offset == seq && st2.end_offset == seq && st2.segments == 1);
+    ts_store_close(s);
+    s = open_store(&o);
+    TEST_ASSERT(ts_store_partition(s, "ret", false, &p) == 0);
+    TEST_CHECK(ts_partition_start_offset(p) == seq && ts_partition_end_offset(p) == seq);
+    seq = fill(p, seq, 2, 2);
+    TEST_CHECK(verify_all(p, seq - 4) == 4);
+    ts_store_close(s);
+    teardown();
+}
+
+struct waiter {
+    struct ts_partition *p;
+    uint64_t offset;
+    int rc;
+};
+
+static void *wait_main(void *arg)
+{
+    struct waiter *w = arg;
+    w->rc = ts_partition_wait(w->p, w->offset, 20000);
+    return NULL;
+}
+
+static void test_wait(void)
+{
+    setup();
+    struct ts_store *s = open_store(NULL);
+    struct ts_partition *p;
+    TEST_ASSERT(ts_store_partition(s, "w", true, &p) == 0);
+    TEST_CHECK(ts_partition_wait(p, 0, 0) == TS_ETIMEDOUT);
+    TEST_CHECK(ts_partition_wait(p, 0, 30) == TS_ETIMEDOUT);
+    struct waiter w = {p, 2, 1};
+    pthread_t t;
+    pthread_create(&t, NULL, wait_main, &w);
+    fill(p, 0, 1, 2); /* offsets 0,1: not enough */
+    fill(p, 2, 1, 1); /* offset 2 wakes it */
+    pthread_join(t, NULL);
+    TEST_CHECK(w.rc == 0);
+    /* Closing the store wakes a forever-waiter with TS_ECLOSED. */
+    struct waiter w2 = {p, 100, 1};
+    pthread_create(&t, NULL, wait_main, &w2);
+    TEST_CHECK(ts_store_partition_delete(s, "w") == 0);
+    pthread_join(t, NULL);
+    TEST_CHECK(w2.rc == TS_ECLOSED);
+    ts_store_close(s);
+    teardown();
+}
+
+#define THREADS 8
+#define PER_THREAD 200
+
+struct appender {
+    struct ts_partition *p;
+    int id;
+    uint64_t offsets[PER_THREAD];
+    int rc;
+};
+
+static void *append_main(void *arg)
+{
+    struct appender *a = arg;
+    uint8_t b[MAXLEN];
+    for (int i = 0; i < PER_THREAD; i++) {
+        uint64_t seq = (uint64_t)a->id * 1000000 + (uint64_t)i;
+        struct ts_record_in in = {b, tu_payload(seq, MAXLEN, b)};
+        int rc = ts_partition_append(a->p, &in, 1, 0, &a->offsets[i]);
+        if (rc) {
+            a->rc = rc;
+            return NULL;
+        }
+    }
+    return NULL;
+}
+
+struct reader {
+    struct ts_partition *p;
+    uint64_t target;
+    int bad;
+    uint64_t seen;
+};
+
+static void *reader_main(void *arg)
+{
+    struct reader *r = arg;
+    static __thread uint8_t buf[64 * 1024];
+    struct ts_record recs[32];
+    uint64_t cur = 0;
+    while (cur < r->target) {
+        if (ts_partition_wait(r->p, cur, 10000)) {
+            r->bad++;
+            break;
+        }
+        size_t n;
+        uint64_t next;
+        if (ts_partition_read(r->p, cur, buf, sizeof(buf), recs, 32, &n, &next)) {
+            r->bad++;
+            break;
+        }
+        for (size_t i = 0; i < n; i++) {
+            if (recs[i].gap || tu_check(recs[i].data, recs[i].len, MAXLEN) == UINT64_MAX) {
+                r->bad++;
+            }
+        }
+        r->seen += n;
+        cur = next;
+    }
+    return NULL;
+}
+
+static void concurrent(enum ts_fsync_policy pol)
+{
+    setup();
+    struct ts_store_opts o = {0};
+    o.fsync = pol;
+    o.interval_ms = 5;
+    o.segment_max_bytes = 256 * 1024;
+    struct ts_store *s = open_store(&o);
+    struct ts_partition *p;
+    TEST_ASSERT(ts_store_partition(s, "c", true, &p) == 0);
+    struct appender a[THREADS];
+    struct reader rd[2];
+    pthread_t t[THREADS + 2];
+    for (int i = 0; i < 2; i++) {
+        rd[i] = (struct reader){p, THREADS * PER_THREAD, 0, 0};
+        pthread_create(&t[THREADS + i], NULL, reader_main, &rd[i]);
+    }
+    for (int i = 0; i < THREADS; i++) {
+        memset(&a[i], 0, sizeof(a[i]));
+        a[i].p = p;
+        a[i].id = i;
+        pthread_create(&t[i], NULL, append_main, &a[i]);
+    }
+    for (int i = 0; i < THREADS + 2; i++) {
+        pthread_join(t[i], NULL);
+    }
+    static uint8_t seen[THREADS * PER_THREAD];
+    memset(seen, 0, sizeof(seen));
+    for (int i = 0; i < THREADS; i++) {
+        TEST_CHECK(a[i].rc == 0);
+        for (int k = 0; k < PER_THREAD; k++) {
+            TEST_CHECK(a[i].offsets[k] < THREADS * PER_THREAD && !seen[a[i].offsets[k]]);
+            seen[a[i].offsets[k] % (THREADS * PER_THREAD)] = 1;
+            TEST_CHECK(k == 0 || a[i].offsets[k] > a[i].offsets[k - 1]);
+        }
+    }
+    for (int i = 0; i < 2; i++) {
+        TEST_CHECK(rd[i].bad == 0 && rd[i].seen == THREADS * PER_THREAD);
+    }
+    /* Each offset holds the record its appender was told. */
+    uint8_t buf[4096];
+    struct ts_record r;
+    for (int i = 0; i < THREADS; i += 3) {
+        for (int k = 0; k < PER_THREAD; k += 17) {
+            size_t n;
+            uint64_t next;
+            TEST_CHECK(ts_partition_read(p, a[i].offsets[k], buf, sizeof(buf), &r, 1, &n, &next) == 0);
+            TEST_CHECK(n == 1 && tu_check(r.data, r.len, MAXLEN) == (uint64_t)i * 1000000 + (uint64_t)k);
+        }
+    }
+    ts_store_close(s);
+    teardown();
+}
+
+static void test_concurrent_group(void)
+{
+    concurrent(TS_FSYNC_GROUP);
+}
+
+static void test_concurrent_always(void)
+{
+    concurrent(TS_FSYNC_ALWAYS);
+}
+
+static void test_concurrent_interval(void)
+{
+    concurrent(TS_FSYNC_INTERVAL);
+}
+
+static int appended;
+
+static void on_append(void *ctx, struct ts_partition *p, uint64_t end)
+{
+    TS_UNUSED(ctx);
+    TS_UNUSED(p);
+    appended = (int)end;
+}
+
+static void test_interval_visibility(void)
+{
+    setup();
+    ts_metrics_init();
+    struct ts_store_opts o = {0};
+    o.fsync = TS_FSYNC_INTERVAL;
+    o.interval_ms = 3600 * 1000; /* the thread never fires during the test */
+    o.on_append = on_append;
+    struct ts_store *s = open_store(&o);
+    TEST_CHECK(ts_metric_get("ts_store_unsynced_window_ms", NULL) == 3600 * 1000);
+    struct ts_partition *p;
+    TEST_ASSERT(ts_store_partition(s, "iv", true, &p) == 0);
+    appended = 0;
+    fill(p, 0, 3, 2);
+    /* Acknowledged but not yet synced: invisible to readers, who only see durable records. */
+    TEST_CHECK(ts_partition_end_offset(p) == 0 && appended == 0);
+    struct ts_partition_stats st;
+    ts_partition_stats(p, &st);
+    TEST_CHECK(st.written_offset == 6 && st.end_offset == 0);
+    TEST_CHECK(ts_store_sync(s) == 0);
+    TEST_CHECK(ts_partition_end_offset(p) == 6 && appended == 6);
+    TEST_CHECK(verify_all(p, 0) == 6);
+    fill(p, 6, 1, 2);
+    ts_store_close(s); /* close syncs */
+    o.fsync = TS_FSYNC_GROUP;
+    s = open_store(&o);
+    TEST_CHECK(ts_metric_get("ts_store_unsynced_window_ms", NULL) == 0);
+    TEST_ASSERT(ts_store_partition(s, "iv", false, &p) == 0);
+    TEST_CHECK(verify_all(p, 0) == 8);
+    ts_store_close(s);
+    ts_metrics_shutdown();
+    teardown();
+}
+
+TEST_LIST = {
+    {"append_read", test_append_read},
+    {"read_bounds", test_read_bounds},
+    {"roll_reopen_index", test_roll_reopen_index},
+    {"names_list_delete", test_names_list_delete},
+    {"retention", test_retention},
+    {"wait", test_wait},
+    {"concurrent_group", test_concurrent_group},
+    {"concurrent_always", test_concurrent_always},
+    {"concurrent_interval", test_concurrent_interval},
+    {"interval_visibility", test_interval_visibility},
+    {NULL, NULL},
+};
