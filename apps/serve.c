@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -293,12 +294,10 @@ static int open_store(struct app *app)
     so.segment_max_bytes = (uint64_t)app->cfg.segment_bytes;
     so.segment_max_age_ms = app->cfg.segment_age_ms;
     so.on_event = on_store_event;
-    char path[1100];
-    snprintf(path, sizeof(path), "%s/store", app->cfg.data_dir);
-    int rc = mkdir_p(path);
-    if (!rc) {
-        rc = ts_store_open(path, &so, &app->store);
-    }
+    /* The data directory is the store's directory (docs/store.md): FORMAT, LOCK, meta.db,
+     * partitions/; the server's own files (credentials, secret.key) sit beside them. */
+    const char *path = app->cfg.data_dir;
+    int rc = ts_store_open(path, &so, &app->store);
     if (!rc) {
         struct ts_store_recovery r;
         ts_store_recovery_stats(app->store, &r);
@@ -367,6 +366,13 @@ int ts_cmd_serve(int argc, char **argv)
     sigaddset(&sigs, SIGINT);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
+    /* The store keeps one descriptor per segment of every partition: allow as many as the
+     * hard limit permits. */
+    struct rlimit nofile;
+    if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+        nofile.rlim_cur = nofile.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &nofile);
+    }
 
     int rc = 2;
     struct ts_http_server *server = NULL;
