@@ -50,7 +50,7 @@ struct ts_config {
     /* log */
     int64_t log_level;
     /* quick start */
-    char credentials_file[1024]; /* relative paths are inside data_dir; "" = don't write */
+    char credentials_file[1024]; /* relative paths are inside data_dir; unset = don't write */
     char region[32];             /* region written into the credentials file's profiles */
     /* accounts */
     struct ts_config_account *accounts;

@@ -54,6 +54,9 @@ int ts_buf_reserve(struct ts_buf *b, size_t n)
     }
     b->data = p;
     b->cap = cap;
+    /* Keep the contract "data is always NUL-terminated" even when nothing is added yet:
+     * ts_uri_encode reserves first, and an empty result used to be taken unterminated. */
+    b->data[b->len] = '\0';
     return 0;
 }
 

@@ -93,10 +93,12 @@ int ts_time_parse_http(const char *s, int64_t *ms)
 {
     static const char *const months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                          "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-    char wd[4], mon[4], zone[4];
+    char wd[4], mon[4], zone[6];
     int d, y, h, mi, se;
-    if (sscanf(s, "%3s, %2d %3s %4d %2d:%2d:%2d %3s", wd, &d, mon, &y, &h, &mi, &se, zone) != 8 ||
-        strcmp(zone, "GMT") != 0) {
+    /* Python's email.utils.formatdate (botocore's Date header) writes "-0000" for UTC. */
+    if (sscanf(s, "%3s, %2d %3s %4d %2d:%2d:%2d %5s", wd, &d, mon, &y, &h, &mi, &se, zone) != 8 ||
+        (strcmp(zone, "GMT") != 0 && strcmp(zone, "UTC") != 0 && strcmp(zone, "+0000") != 0 &&
+         strcmp(zone, "-0000") != 0)) {
         return TS_EINVAL;
     }
     struct tm tm = {0};

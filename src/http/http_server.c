@@ -24,7 +24,17 @@ struct ts_http_server {
     atomic_uint in_flight;
 };
 
+/* Per connection: the request whose context uri_cb created and completed_cb has not freed
+ * yet. libmicrohttpd does not call the completion callback when it gives up on a request
+ * before the access handler ran (e.g. a request line that fills the connection's memory pool:
+ * no answer, the connection just closes), so the connection-closed notification frees what
+ * is left; otherwise each such request leaks its context and stays counted in flight. */
+struct http_conn {
+    struct http_req *pending;
+};
+
 struct http_req {
+    struct http_conn *conn; /* NULL when libmicrohttpd gave no socket context */
     char *uri;
     struct ts_buf body;
     bool too_large;
@@ -32,6 +42,37 @@ struct http_req {
     bool counted;
     uint64_t start_ns;
 };
+
+static void req_free(struct ts_http_server *s, struct http_req *r)
+{
+    if (r->counted) {
+        atomic_fetch_sub(&s->in_flight, 1);
+    }
+    if (r->conn && r->conn->pending == r) {
+        r->conn->pending = NULL;
+    }
+    ts_buf_free(&r->body);
+    ts_free(r->uri);
+    ts_free(r);
+}
+
+static void conn_cb(void *cls, struct MHD_Connection *con, void **socket_context,
+                    enum MHD_ConnectionNotificationCode code)
+{
+    struct ts_http_server *s = cls;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        *socket_context = ts_calloc(1, sizeof(struct http_conn));
+        return;
+    }
+    struct http_conn *hc = *socket_context;
+    if (hc) {
+        if (hc->pending) {
+            req_free(s, hc->pending);
+        }
+        ts_free(hc);
+        *socket_context = NULL;
+    }
+}
 
 static void *uri_cb(void *cls, const char *uri, struct MHD_Connection *con)
 {
@@ -45,6 +86,15 @@ static void *uri_cb(void *cls, const char *uri, struct MHD_Connection *con)
     r->start_ns = ts_mono_ns();
     r->counted = true;
     atomic_fetch_add(&s->in_flight, 1);
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(con, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    r->conn = ci ? ci->socket_context : NULL;
+    if (r->conn) {
+        if (r->conn->pending) {
+            req_free(s, r->conn->pending); /* an orphan of an earlier request */
+        }
+        r->conn->pending = r;
+    }
     return r;
 }
 
@@ -62,15 +112,10 @@ static void completed_cb(void *cls, struct MHD_Connection *con, void **con_cls,
     if (!r) {
         return;
     }
-    if (r->counted) {
-        atomic_fetch_sub(&s->in_flight, 1);
-    }
     if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK) {
         ts_metric_add("ts_http_requests_aborted_total", "", 1);
     }
-    ts_buf_free(&r->body);
-    ts_free(r->uri);
-    ts_free(r);
+    req_free(s, r);
     *con_cls = NULL;
 }
 
@@ -252,7 +297,8 @@ int ts_http_server_start(const struct ts_http_server_opts *opts, struct ts_http_
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)(opts->max_connections ? opts->max_connections
                                                                       : 1024),
         MHD_OPTION_URI_LOG_CALLBACK, uri_cb, s, MHD_OPTION_UNESCAPE_CALLBACK, unescape_cb, s,
-        MHD_OPTION_NOTIFY_COMPLETED, completed_cb, s, MHD_OPTION_END);
+        MHD_OPTION_NOTIFY_COMPLETED, completed_cb, s, MHD_OPTION_NOTIFY_CONNECTION, conn_cb, s,
+        MHD_OPTION_END);
     if (!s->daemon) {
         int err = errno ? -errno : TS_EIO;
         ts_free(s);

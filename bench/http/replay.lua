@@ -1,0 +1,37 @@
+-- wrk script: replays one pre-signed request (made by presign.py, path in $TS_BENCH_REQUEST)
+-- on every keep-alive connection and counts the answers that were not 200.
+local spec = dofile(os.getenv("TS_BENCH_REQUEST"))
+local raw = nil
+local threads = {}
+non200 = 0
+
+function setup(thread)
+  table.insert(threads, thread)
+end
+
+function init(args)
+  raw = wrk.format(spec.method, spec.path, spec.headers, spec.body)
+end
+
+function request()
+  return raw
+end
+
+function response(status, headers, body)
+  if status ~= 200 then
+    non200 = non200 + 1
+  end
+end
+
+function done(summary, latency, requests)
+  local bad = 0
+  for _, t in ipairs(threads) do
+    bad = bad + t:get("non200")
+  end
+  io.write(string.format("requests %d non200 %d errors %d rps %.1f p50_us %d p99_us %d\n",
+    summary.requests, bad,
+    summary.errors.connect + summary.errors.read + summary.errors.write +
+      summary.errors.status + summary.errors.timeout,
+    summary.requests / (summary.duration / 1e6),
+    latency:percentile(50), latency:percentile(99)))
+end
