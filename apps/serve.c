@@ -4,6 +4,7 @@
  * storage is flushed and closed, exit 0).
  */
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -13,6 +14,8 @@
 #include "cmds.h"
 #include "config.h"
 #include "trailstream/ts_aws.h"
+#include "trailstream/ts_cloudtrail.h"
+#include "trailstream/ts_delivery.h"
 #include "trailstream/ts_http.h"
 #include "trailstream/ts_kinesis.h"
 #include "trailstream/ts_logs.h"
@@ -28,20 +31,90 @@ struct app {
     uint8_t secret[32];
     struct ts_services_ctx svc;
     int64_t started_ms;
+    struct ts_kinesis *kinesis;              /* set by its create(); targets of Logs */
+    struct ts_logs *logs;
+    struct ts_delivery *_Atomic delivery;    /* read by the store's append hook */
+    struct ts_cloudtrail *_Atomic cloudtrail; /* read by the store's append hook */
 };
 
-/* The services with state: one line each. create() gets the shared context and returns the
- * service's handle; service() its operations table for the router; destroy() frees it. */
+/* The services with state: one line each, created in this order and destroyed in reverse.
+ * create() gets the app (shared context, handles of the services created before it) and
+ * returns the service's handle; service() its operations table for the router; destroy()
+ * frees it. */
 struct service_entry {
     const char *name;
-    int (*create)(const struct ts_services_ctx *ctx, void **out);
+    int (*create)(struct app *app, void **out);
     const struct ts_aws_service *(*service)(void *handle);
     void (*destroy)(void *handle);
 };
 
-static int logs_create(const struct ts_services_ctx *ctx, void **out)
+/* Subscription targets for Logs, over Kinesis: ARNs carry the account, region and name. */
+static bool target_stream_exists(void *ctx, const char *stream_arn)
 {
-    return ts_logs_create(ctx, NULL, (struct ts_logs **)out);
+    struct app *app = ctx;
+    return app->kinesis && ts_kinesis_stream_exists(app->kinesis, stream_arn);
+}
+
+static int target_put(void *ctx, const char *stream_arn, const char *partition_key,
+                      const void *data, size_t len)
+{
+    struct app *app = ctx;
+    if (!app->kinesis) {
+        return TS_ENOTFOUND;
+    }
+    return ts_kinesis_put_internal(app->kinesis, "", "", stream_arn, partition_key, data, len,
+                                   NULL, NULL);
+}
+
+static int target_put_batch(void *ctx, const char *stream_arn,
+                            struct ts_logs_target_record *recs, size_t n)
+{
+    struct app *app = ctx;
+    struct ts_kinesis_entry e[TS_LOGS_TARGET_BATCH];
+    if (!app->kinesis) {
+        return TS_ENOTFOUND;
+    }
+    if (n < 1 || n > TS_ARRAY_LEN(e)) {
+        return TS_EINVAL;
+    }
+    memset(e, 0, n * sizeof(e[0]));
+    for (size_t i = 0; i < n; i++) {
+        e[i].partition_key = recs[i].partition_key;
+        e[i].data = recs[i].data;
+        e[i].len = recs[i].len;
+    }
+    int rc = ts_kinesis_put_batch(app->kinesis, "", "", stream_arn, e, n);
+    for (size_t i = 0; !rc && i < n; i++) {
+        recs[i].rc = e[i].rc;
+    }
+    return rc;
+}
+
+/* Logs' change hook and the store's append hook wake the dispatcher, once it exists. */
+static void on_logs_change(void *ctx)
+{
+    struct app *app = ctx;
+    ts_delivery_changed(atomic_load(&app->delivery));
+}
+
+static void on_store_append(void *ctx, struct ts_partition *p, uint64_t end_offset)
+{
+    struct app *app = ctx;
+    ts_delivery_notify(atomic_load(&app->delivery), p, end_offset);
+    /* CloudTrail: new event records wake the trail writer. */
+    ts_cloudtrail_notify(atomic_load(&app->cloudtrail), ts_partition_name(p));
+}
+
+static int logs_create(struct app *app, void **out)
+{
+    struct ts_logs_targets targets = {target_stream_exists, target_put, target_put_batch, app};
+    struct ts_logs_opts o = {0};
+    o.targets = &targets;
+    o.on_change = on_logs_change;
+    o.change_ctx = app;
+    int rc = ts_logs_create(&app->svc, &o, &app->logs);
+    *out = app->logs;
+    return rc;
 }
 
 static const struct ts_aws_service *logs_service(void *h)
@@ -54,9 +127,11 @@ static void logs_destroy(void *h)
     ts_logs_destroy(h);
 }
 
-static int kinesis_create(const struct ts_services_ctx *ctx, void **out)
+static int kinesis_create(struct app *app, void **out)
 {
-    return ts_kinesis_create(ctx, NULL, (struct ts_kinesis **)out);
+    int rc = ts_kinesis_create(&app->svc, NULL, &app->kinesis);
+    *out = app->kinesis;
+    return rc;
 }
 
 static const struct ts_aws_service *kinesis_service(void *h)
@@ -69,9 +144,41 @@ static void kinesis_destroy(void *h)
     ts_kinesis_destroy(h);
 }
 
+/* CloudTrail delivers trail records into log groups through Logs' internal append. */
+static int trail_sink_put(void *ctx, const char *account, const char *region, const char *group,
+                          const char *stream, const char *const *messages, const size_t *lens,
+                          const int64_t *timestamps, size_t n)
+{
+    struct app *app = ctx;
+    return ts_logs_put_internal(app->logs, account, region, group, stream, messages, lens,
+                                timestamps, n);
+}
+
+static int cloudtrail_create(struct app *app, void **out)
+{
+    struct ts_cloudtrail_sink sink = {trail_sink_put, app};
+    struct ts_cloudtrail_opts o = {&sink, false};
+    struct ts_cloudtrail *ct = NULL;
+    int rc = ts_cloudtrail_create(&app->svc, &o, &ct);
+    atomic_store(&app->cloudtrail, ct);
+    *out = ct;
+    return rc;
+}
+
+static const struct ts_aws_service *cloudtrail_service(void *h)
+{
+    return ts_cloudtrail_service(h);
+}
+
+static void cloudtrail_destroy(void *h)
+{
+    ts_cloudtrail_destroy(h);
+}
+
 static const struct service_entry stateful_services[] = {
-    {"logs", logs_create, logs_service, logs_destroy},
     {"kinesis", kinesis_create, kinesis_service, kinesis_destroy},
+    {"logs", logs_create, logs_service, logs_destroy}, /* delivers to kinesis */
+    {"cloudtrail", cloudtrail_create, cloudtrail_service, cloudtrail_destroy}, /* into logs */
     {NULL, NULL, NULL, NULL}, /* keeps the table non-empty; entries above it */
 };
 
@@ -294,6 +401,8 @@ static int open_store(struct app *app)
     so.segment_max_bytes = (uint64_t)app->cfg.segment_bytes;
     so.segment_max_age_ms = app->cfg.segment_age_ms;
     so.on_event = on_store_event;
+    so.on_append = on_store_append;
+    so.append_ctx = app;
     /* The data directory is the store's directory (docs/store.md): FORMAT, LOCK, meta.db,
      * partitions/; the server's own files (credentials, secret.key) sit beside them. */
     const char *path = app->cfg.data_dir;
@@ -414,7 +523,7 @@ int ts_cmd_serve(int argc, char **argv)
     }
     for (size_t i = 0; stateful_services[i].name; i++) {
         const struct service_entry *se = &stateful_services[i];
-        e = se->create(&app.svc, &handles[i]);
+        e = se->create(&app, &handles[i]);
         if (!e) {
             e = ts_aws_router_add_service(app.router, se->service(handles[i]));
         }
@@ -423,6 +532,28 @@ int ts_cmd_serve(int argc, char **argv)
             goto out;
         }
     }
+    /* CloudTrail: its ingestion API, and every call of every account becomes a record. */
+    e = ts_aws_router_add_service(app.router, ts_cloudtrail_data_service(app.cloudtrail));
+    if (e) {
+        TS_LOG_ERROR("serve", "cannot start the cloudtrail-data service: %s", ts_strerror(e));
+        goto out;
+    }
+    ts_aws_router_on_complete(app.router, ts_cloudtrail_record_request, app.cloudtrail);
+    /* Subscription dispatch starts once Logs and its targets exist. */
+    struct ts_delivery_opts dopts = {0};
+    struct ts_logs_targets targets = {target_stream_exists, target_put, target_put_batch, &app};
+    dopts.store = app.store;
+    dopts.meta = app.meta;
+    dopts.logs = app.logs;
+    dopts.accounts = app.accounts;
+    dopts.targets = &targets;
+    struct ts_delivery *delivery = NULL;
+    e = ts_delivery_create(&dopts, &delivery);
+    if (e) {
+        TS_LOG_ERROR("serve", "cannot start subscription delivery: %s", ts_strerror(e));
+        goto out;
+    }
+    atomic_store(&app.delivery, delivery);
     char cred_path[2100];
     e = write_credentials(&app, cred_path, sizeof(cred_path));
     if (e) {
@@ -484,7 +615,11 @@ int ts_cmd_serve(int argc, char **argv)
     rc = 0;
 out:
     ts_http_server_stop(server, 0);
-    for (size_t i = 0; stateful_services[i].name; i++) {
+    /* No request runs any more: stop delivery (its cursors are committed) before the services
+     * it reads from and puts to. */
+    ts_delivery_destroy(atomic_exchange(&app.delivery, NULL));
+    atomic_store(&app.cloudtrail, NULL);
+    for (size_t i = TS_ARRAY_LEN(stateful_services) - 1; i-- > 0;) {
         if (handles[i]) {
             stateful_services[i].destroy(handles[i]);
         }

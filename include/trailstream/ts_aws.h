@@ -98,6 +98,9 @@ bool ts_aws_accounts_exists(const struct ts_aws_accounts *a, const char *account
 /* Name of an account ("" when unnamed), or NULL if it does not exist. */
 const char *ts_aws_accounts_name(const struct ts_aws_accounts *a, const char *account);
 size_t ts_aws_accounts_count(const struct ts_aws_accounts *a);
+/* The id of account number i (0 <= i < count, in the order added), or NULL past the end; for
+ * iterating every account's documents. Read-only after start-up, so any thread. */
+const char *ts_aws_accounts_id_at(const struct ts_aws_accounts *a, size_t i);
 
 /* ---------------------------------------------------------------- SigV4 */
 
@@ -171,10 +174,18 @@ struct ts_aws_req {
     cJSON *input;                     /* JSON protocols: the request body object */
     const struct ts_aws_param *params; /* query protocol */
     size_t n_params;
+    /* For the completion hook (CloudTrail): the operation's response object (JSON protocols;
+     * NULL when none or pre-rendered), and whether SigV4 refused the call (then caller is the
+     * access key's owner, region the scope's, and op set when the target named one). */
+    const cJSON *output;
+    bool auth_failed;
 };
 
 struct ts_aws_resp {
     cJSON *output;      /* JSON protocols: response object (owned; NULL renders "{}") */
+    struct ts_buf json; /* JSON protocols: a pre-rendered response body, sent as is (moved, not
+                           copied) when output is NULL and json.len > 0; for hot paths
+                           (GetRecords) that render large bodies without building a tree */
     struct ts_buf xml;  /* query protocol: the inner XML of <OpResult> */
     int status;         /* 0 = 200 */
 };
@@ -189,6 +200,19 @@ struct ts_aws_op {
     const char *name;
     ts_aws_op_fn fn;
     const char *const *required; /* NULL-terminated list of required top-level members */
+    bool raw_body;               /* JSON protocols: the router checks UTF-8 only and leaves
+                                    req->input NULL; the operation parses req->http->body
+                                    itself (hot paths that must not build a DOM) */
+};
+
+struct ts_cbor_schema;
+
+/* rest-json: an operation chosen by method and exact path (the query string is the
+ * operation's to read), for services whose signing name matches the SigV4 scope. */
+struct ts_aws_route {
+    const char *method;
+    const char *path;
+    const char *op;
 };
 
 struct ts_aws_service {
@@ -200,12 +224,17 @@ struct ts_aws_service {
     const char *api_version;     /* query: the Version parameter */
     const char *xmlns;           /* query: response namespace */
     const char *validation_code; /* code for a missing required member */
+    const struct ts_cbor_schema *cbor; /* JSON: also speak application/x-amz-cbor-1.1 (ts_cbor.h)
+                                          with these blob/timestamp members; NULL = JSON only */
     const struct ts_aws_op *ops;
     size_t n_ops;
     void *ctx;
+    const struct ts_aws_route *routes; /* rest-json: method + path -> operation */
+    size_t n_routes;
 };
 
-/* Called after every authenticated operation completes (for the audit trail). */
+/* Called after every operation of a known caller completes (for the audit trail): after
+ * authenticated ones and after those SigV4 refused when the access key exists (auth_failed). */
 typedef void (*ts_aws_complete_fn)(void *ctx, const struct ts_aws_req *req, int status,
                                    const struct ts_aws_error *err);
 
@@ -222,5 +251,45 @@ void ts_aws_router_on_complete(struct ts_aws_router *r, ts_aws_complete_fn fn, v
  * response or error. Thread-safe once services are registered. */
 void ts_aws_router_handle(struct ts_aws_router *r, const struct ts_http_request *req,
                           struct ts_http_response *resp);
+
+/* ---------------------------------------------------------------- resource policies */
+
+/* IAM-style resource policies (Logs destination access policies; later bucket and stream
+ * policies): a document is parsed once into an immutable compiled form and evaluated per
+ * request. Supported grammar (anything else is refused at parse time with a message naming
+ * it): Version "2012-10-17" or "2008-10-17" (optional), Id, Statement (object or array) of
+ * {Sid, Effect "Allow"|"Deny", Principal "*" | {"AWS": id|arn|"*" or a list of them,
+ * "Service": name or list}, Action and Resource (string or list, "*" and "?" wildcards)}.
+ * Condition, NotAction, NotPrincipal and NotResource are refused as unsupported.
+ * https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements.html */
+
+#define TS_POLICY_ERR_LEN 256
+
+enum ts_policy_decision {
+    TS_POLICY_IMPLICIT_DENY = 0, /* no statement applies */
+    TS_POLICY_ALLOW,             /* an Allow applies and no Deny does */
+    TS_POLICY_DENY,              /* an explicit Deny applies (it always wins) */
+};
+
+struct ts_policy;
+
+/* Parses len bytes of a policy document. Returns 0 and a new policy in *out (the caller owns
+ * it: ts_policy_destroy), TS_EPARSE with a human-readable reason in err (err may be NULL) when
+ * the document is malformed or uses an unsupported element, or TS_ENOMEM. Any thread. */
+int ts_policy_parse(const char *json, size_t len, struct ts_policy **out, char *err,
+                    size_t err_len);
+/* NULL-safe. */
+void ts_policy_destroy(struct ts_policy *p);
+/* Decides whether the caller (its 12-digit account and its ARN, "arn:aws:iam::<acct>:root"
+ * for the root, or a service principal name such as "cloudtrail.amazonaws.com") may perform
+ * `action` ("logs:PutSubscriptionFilter"; matched case-insensitively) on `resource` (an ARN,
+ * matched case-sensitively). A principal given as an account id or an account's root ARN
+ * matches every caller of that account; any other IAM ARN matches that caller only. Explicit
+ * Deny wins over Allow. Never allocates; any thread on a shared policy. */
+enum ts_policy_decision ts_policy_evaluate(const struct ts_policy *p, const char *account,
+                                           const char *caller_arn, const char *action,
+                                           const char *resource);
+/* IAM wildcard match of a whole string: '*' any run (also empty), '?' one character. */
+bool ts_policy_wildcard_match(const char *pattern, const char *s, bool nocase);
 
 #endif

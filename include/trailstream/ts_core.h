@@ -183,6 +183,26 @@ int ts_random(void *p, size_t n);
 /* A random RFC 4122 version-4 UUID, 37 bytes incl. NUL. */
 void ts_uuid4(char out[37]);
 
+/* ---------------------------------------------------------------- gzip (RFC 1952) */
+
+/* One-shot gzip over libdeflate. A compressor keeps its (large) work state between calls, so
+ * hot paths create one per thread and reuse it; it is not thread-safe. */
+struct ts_gzip;
+
+/* Creates a compressor at `level` (0 = store only ... 12 = smallest; 1 is fastest, 6 is
+ * zlib's default). Returns NULL on allocation failure or a bad level. */
+struct ts_gzip *ts_gzip_create(int level);
+/* NULL-safe. */
+void ts_gzip_destroy(struct ts_gzip *z);
+/* Appends the gzip member of n bytes at p (header with MTIME 0) to out. z may be NULL for a
+ * one-off call at level 6. Returns 0, TS_ETOOBIG when the result would not fit under out's
+ * cap (out unchanged) or TS_ENOMEM. */
+int ts_gzip_compress(struct ts_gzip *z, const void *p, size_t n, struct ts_buf *out);
+/* Appends the decompressed content of the gzip data (one or more concatenated members) to
+ * out. Returns 0, TS_EPARSE for anything that is not valid gzip (bad header, CRC or length),
+ * TS_ETOOBIG past out's cap, or TS_ENOMEM. Any thread. */
+int ts_gzip_decompress(const void *p, size_t n, struct ts_buf *out);
+
 /* ---------------------------------------------------------------- metrics */
 
 /* Process-wide metrics rendered in the Prometheus text format. Counters and gauges are keyed

@@ -22,8 +22,43 @@
 
 struct ts_logs;
 
+/* One record of a batched put (ts_logs_targets.put_batch): inputs borrowed, rc filled. */
+struct ts_logs_target_record {
+    const char *partition_key;
+    const void *data;
+    size_t len;
+    int rc;
+};
+
+#define TS_LOGS_TARGET_BATCH 16
+#define TS_LOGS_TARGET_BATCH_BYTES (4u * 1024 * 1024)
+
+/* Where subscription payloads go. Logs never includes another service: apps/ registers this
+ * table (implemented over Kinesis) at start-up. All callbacks may be called from any thread. */
+struct ts_logs_targets {
+    /* True if `stream_arn` ("arn:aws:kinesis:<region>:<account>:stream/<name>") exists. */
+    bool (*stream_exists)(void *ctx, const char *stream_arn);
+    /* Appends one record to the stream and returns only when it is durable: 0, TS_ENOTFOUND
+     * (no such stream), TS_EAGAIN (throttled), TS_EINVAL (record refused) or a store error. */
+    int (*put)(void *ctx, const char *stream_arn, const char *partition_key, const void *data,
+               size_t len);
+    /* Optional: appends n (1..TS_LOGS_TARGET_BATCH) records, at most TS_LOGS_TARGET_BATCH_BYTES
+     * in all, in one call (one sync), like PutRecords. Returns 0 when the call was accepted,
+     * each record's rc then saying whether it is durable (0) or not, or an error for the
+     * whole batch (nothing appended). NULL: records are put one by one. */
+    int (*put_batch)(void *ctx, const char *stream_arn, struct ts_logs_target_record *recs,
+                     size_t n);
+    void *ctx;
+};
+
 struct ts_logs_opts {
     int64_t retention_sweep_ms; /* how often expired segments are deleted [60000]; <0 = never */
+    const struct ts_logs_targets *targets; /* copied; NULL: subscription filters and
+                                              destinations are refused (no target service) */
+    /* Called (from a request thread, no lock held) after subscription filters or
+     * destinations changed, so the dispatcher reloads at once [none]. */
+    void (*on_change)(void *ctx);
+    void *change_ctx;
 };
 
 /* One stored log event as the delivery layer sees it. */
@@ -55,5 +90,55 @@ void ts_logs_event_id(uint64_t stream_id, int64_t timestamp, uint64_t offset, ch
  * stream's data. Returns 0 or TS_ETOOBIG. */
 int ts_logs_partition_name(const char *account, const char *region, const char *group,
                            const char *stream, uint64_t stream_id, char *out, size_t out_len);
+
+/* Appends n events (messages with their timestamps, each message at most
+ * TS_LOGS_MAX_EVENT_BYTES) to `stream` of `group` of `account` in `region` on behalf of
+ * trailstream itself (trail delivery), creating the stream when absent, through the same path
+ * as PutLogEvents (so metric filters and subscriptions see them); split into calls within
+ * PutLogEvents' limits, timestamps made non-decreasing. Events outside the accepted time
+ * window are dropped as PutLogEvents drops them. Returns only when durable: 0, TS_ENOTFOUND
+ * (no such group), TS_EINVAL (refused) or a storage error. Any thread. */
+int ts_logs_put_internal(struct ts_logs *l, const char *account, const char *region,
+                         const char *group, const char *stream, const char *const *messages,
+                         const size_t *lens, const int64_t *timestamps, size_t n);
+
+/* ---------------------------------------------------------------- subscriptions */
+
+/* Kinesis records hold at most 1 MiB (data and partition key); payloads stay under this. */
+#define TS_LOGS_PAYLOAD_MAX (1024 * 1024 - 256)
+
+/* One subscription filter as the delivery layer sees it; strings valid during the callback. */
+struct ts_logs_subscription {
+    const char *account;         /* owner of the log group (the payload's "owner") */
+    const char *region;
+    const char *group;
+    const char *filter_name;
+    const char *filter_pattern;
+    const char *destination_arn; /* as given: a Kinesis stream or a Logs destination */
+    const char *target_arn;      /* the Kinesis stream the payloads go to */
+    const char *id;              /* random, fixed at creation: names the delivery cursors */
+    bool random;                 /* distribution Random (else ByLogStream) */
+    int64_t creation_ms;         /* events ingested before this are not delivered */
+    const char *disabled;        /* NULL, or why delivery is paused (the destination was
+                                    deleted, or its policy no longer allows the account) */
+};
+
+typedef int (*ts_logs_subscription_fn)(void *arg, const struct ts_logs_subscription *s);
+/* Calls fn for every subscription filter of every account, resolving Logs destinations to
+ * their target stream and re-checking their access policy. A non-zero return stops and is
+ * returned. Returns 0 or a storage error. Any thread (reads the metadata store). */
+int ts_logs_each_subscription(struct ts_logs *l, ts_logs_subscription_fn fn, void *arg);
+/* A counter bumped by every change to subscription filters or destinations. Any thread. */
+uint64_t ts_logs_subscriptions_gen(struct ts_logs *l);
+
+/* Calls fn(arg, stream name, stream id) for every log stream of a group, in name order.
+ * Returns 0, fn's non-zero result, or a storage error. Any thread. */
+typedef int (*ts_logs_stream_fn)(void *arg, const char *stream, uint64_t stream_id);
+int ts_logs_each_stream(struct ts_logs *l, const char *account, const char *region,
+                        const char *group, ts_logs_stream_fn fn, void *arg);
+/* The store partition name prefix shared by every stream of a group into out ("logs/<account>/
+ * <region>/<group>:"). Returns 0 or TS_ETOOBIG. */
+int ts_logs_group_partition_prefix(const char *account, const char *region, const char *group,
+                                   char *out, size_t out_len);
 
 #endif

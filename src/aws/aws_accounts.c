@@ -255,3 +255,8 @@ size_t ts_aws_accounts_count(const struct ts_aws_accounts *a)
 {
     return a->n_accounts;
 }
+
+const char *ts_aws_accounts_id_at(const struct ts_aws_accounts *a, size_t i)
+{
+    return i < a->n_accounts ? a->accounts[i].id : NULL;
+}

@@ -9,6 +9,7 @@
  * check, the operation itself, and the response or error envelope of that protocol.
  */
 #include "trailstream/ts_aws.h"
+#include "trailstream/ts_cbor.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -143,13 +144,66 @@ static void set_header(struct ts_http_response *resp, const char *name, const ch
     (void)ts_http_response_set_header(resp, name, value);
 }
 
+/* ---- CBOR (application/x-amz-cbor-1.1) for awsJson services that set svc->cbor */
+#define CBOR_CONTENT_TYPE "application/x-amz-cbor-1.1"
+
+static bool is_cbor(const struct ts_aws_service *svc, enum ts_aws_protocol proto,
+                    const struct ts_http_request *req)
+{
+    const char *ct = ts_http_header_get(req, "content-type");
+    return proto == TS_AWS_JSON && svc && svc->cbor && ct &&
+           strncasecmp(ct, CBOR_CONTENT_TYPE, strlen(CBOR_CONTENT_TYPE)) == 0;
+}
+
+static int render_cbor(const struct ts_aws_service *svc, const cJSON *v,
+                       struct ts_http_response *resp)
+{
+    cJSON *empty = v ? NULL : cJSON_CreateObject();
+    int rc = v || empty ? ts_cbor_encode(v ? v : empty, svc->cbor, &resp->body) : TS_ENOMEM;
+    cJSON_Delete(empty);
+    set_header(resp, "Content-Type", CBOR_CONTENT_TYPE);
+    return rc;
+}
+/* ---- end CBOR */
+
+/* Error messages echo request bytes (targets, actions, versions). Whatever they hold, the
+ * envelope must stay well-formed JSON and XML 1.0: invalid UTF-8 and control characters other
+ * than tab and newline become '?'. */
+static void sanitize_text(char *s)
+{
+    size_t n = strlen(s);
+    for (size_t i = 0; i < n;) {
+        unsigned char c = (unsigned char)s[i];
+        size_t len = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3
+                                  : (c & 0xF8) == 0xF0 ? 4 : 0;
+        if (len == 0 || i + len > n || !ts_utf8_valid(s + i, len) ||
+            (c < 0x20 && c != '\t' && c != '\n') || c == 0x7f) {
+            s[i++] = '?';
+        } else {
+            i += len;
+        }
+    }
+}
+
 static void render_error(const struct ts_aws_service *svc, enum ts_aws_protocol proto,
                          const char *request_id, const struct ts_aws_error *err,
-                         struct ts_http_response *resp)
+                         struct ts_http_response *resp, bool cbor)
 {
     resp->status = err->status ? err->status : ts_aws_error_status(err->code);
     ts_buf_reset(&resp->body);
     int rc = 0;
+    if (cbor) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "__type", err->code);
+        cJSON_AddStringToObject(o, "message", err->message);
+        rc = o ? render_cbor(svc, o, resp) : TS_ENOMEM;
+        cJSON_Delete(o);
+        set_header(resp, "x-amzn-ErrorType", err->code);
+        if (rc) {
+            ts_buf_reset(&resp->body);
+        }
+        return;
+    }
     switch (proto) {
     case TS_AWS_JSON:
     case TS_AWS_REST_JSON: {
@@ -166,9 +220,10 @@ static void render_error(const struct ts_aws_service *svc, enum ts_aws_protocol 
             cJSON_free(text);
             cJSON_Delete(o);
         }
-        set_header(resp, "Content-Type", proto == TS_AWS_JSON && svc && svc->content_type
-                                             ? svc->content_type
-                                             : "application/json");
+        set_header(resp, "Content-Type",
+                   proto == TS_AWS_REST_JSON ? "application/json"
+                   : svc && svc->content_type ? svc->content_type
+                                              : "application/x-amz-json-1.1");
         set_header(resp, "x-amzn-ErrorType", err->code);
         break;
     }
@@ -227,7 +282,13 @@ static int render_json_success(const struct ts_aws_req *req, struct ts_aws_resp 
                                struct ts_http_response *resp)
 {
     int rc;
-    if (out->output) {
+    if (!out->output && out->json.len) {
+        /* Pre-rendered: hand the buffer over instead of copying a body of up to 10+ MB. */
+        ts_buf_free(&resp->body);
+        resp->body = out->json;
+        ts_buf_init(&out->json, 0);
+        rc = 0;
+    } else if (out->output) {
         char *text = cJSON_PrintUnformatted(out->output);
         rc = text ? ts_buf_adds(&resp->body, text) : TS_ENOMEM;
         cJSON_free(text);
@@ -280,6 +341,28 @@ static const struct ts_aws_service *find_by_protocol(struct ts_aws_router *r,
     return first;
 }
 
+/* rest-json: the service whose signing name is the scope's and a route of which matches. */
+static const struct ts_aws_service *find_rest_json(struct ts_aws_router *r,
+                                                   const struct ts_http_request *http,
+                                                   const struct ts_sigv4_scope *scope,
+                                                   const char **op)
+{
+    for (size_t i = 0; scope && i < r->n_services; i++) {
+        const struct ts_aws_service *s = r->services[i];
+        if (s->protocol != TS_AWS_REST_JSON || strcmp(s->signing_name, scope->service) != 0) {
+            continue;
+        }
+        for (size_t k = 0; k < s->n_routes; k++) {
+            if (strcmp(s->routes[k].method, http->method) == 0 &&
+                strcmp(s->routes[k].path, http->path) == 0) {
+                *op = s->routes[k].op;
+                return s;
+            }
+        }
+    }
+    return NULL;
+}
+
 static bool is_form(const struct ts_http_request *req)
 {
     const char *ct = ts_http_header_get(req, "content-type");
@@ -312,6 +395,28 @@ static void record_metrics(const char *service, const char *op, int status, uint
                       (double)(ts_mono_ns() - start_ns) / 1e9);
 }
 
+/* ---- CloudTrail: a call SigV4 refused is audited when its access key is known (AWS records
+ * signature failures of real principals). Fills the caller from the key's owner (no secret
+ * kept), the region from the scope and the operation from the target, for on_complete. */
+static void audit_refused(struct ts_aws_router *r, struct ts_aws_req *req,
+                          const struct ts_sigv4_scope *scope, const struct ts_aws_service *svc,
+                          const char *op_name)
+{
+    if (!r->on_complete || !scope) {
+        return;
+    }
+    char secret[300];
+    if (ts_aws_accounts_lookup(r->accounts, scope->key_id, &req->caller, secret,
+                               sizeof(secret)) != 0) {
+        memset(&req->caller, 0, sizeof(req->caller));
+    }
+    memset(secret, 0, sizeof(secret));
+    ts_strlcpy(req->region, scope->region, sizeof(req->region));
+    req->op = op_name ? find_op(svc, op_name) : NULL;
+    req->auth_failed = true;
+}
+/* ---- end CloudTrail */
+
 void ts_aws_router_handle(struct ts_aws_router *r, const struct ts_http_request *http,
                           struct ts_http_response *resp)
 {
@@ -320,10 +425,12 @@ void ts_aws_router_handle(struct ts_aws_router *r, const struct ts_http_request 
     struct ts_aws_resp out;
     struct ts_aws_error err;
     struct param_list params = {0};
+    bool cbor = false;
     memset(&req, 0, sizeof(req));
     memset(&out, 0, sizeof(out));
     memset(&err, 0, sizeof(err));
     ts_buf_init(&out.xml, MAX_RESPONSE_BYTES);
+    ts_buf_init(&out.json, MAX_RESPONSE_BYTES);
     req.http = http;
     req.now_ms = ts_clock_now_ms(r->clock);
     ts_uuid4(req.request_id);
@@ -348,6 +455,8 @@ void ts_aws_router_handle(struct ts_aws_router *r, const struct ts_http_request 
                query_has_action(http->query)) {
         proto = TS_AWS_QUERY;
         svc = find_by_protocol(r, TS_AWS_QUERY, have_scope ? scope.service : NULL);
+    } else if ((svc = find_rest_json(r, http, have_scope ? &scope : NULL, &op_name)) != NULL) {
+        proto = TS_AWS_REST_JSON;
     } else {
         proto = TS_AWS_REST_XML;
         svc = find_by_protocol(r, TS_AWS_REST_XML, NULL);
@@ -360,6 +469,7 @@ void ts_aws_router_handle(struct ts_aws_router *r, const struct ts_http_request 
         goto fail;
     }
     req.service = svc;
+    cbor = is_cbor(svc, proto, http);
     if (proto == TS_AWS_REST_XML) {
         set_header(resp, "x-amz-request-id", req.request_id);
     }
@@ -376,20 +486,52 @@ void ts_aws_router_handle(struct ts_aws_router *r, const struct ts_http_request 
         .now_ms = req.now_ms,
     };
     if (ts_sigv4_verify(http, r->accounts, &vo, &req.caller, req.region, &err) != 0) {
+        audit_refused(r, &req, have_scope ? &scope : NULL, svc, op_name);
         goto fail;
     }
 
     /* Parse the input of the protocol. */
-    if (proto == TS_AWS_JSON || proto == TS_AWS_REST_JSON) {
+    if (cbor) {
+        int crc = http->body_len ? ts_cbor_decode(http->body, http->body_len, &req.input) : 0;
+        if (!crc && !req.input) {
+            req.input = cJSON_CreateObject();
+        }
+        if (crc == TS_EPARSE || (req.input && !cJSON_IsObject(req.input))) {
+            ts_aws_fail_generic(&err, proto, TS_AWS_E_SERIALIZATION,
+                                "Request body is not a valid CBOR map.");
+            goto fail;
+        }
+        if (!req.input) {
+            ts_aws_fail_generic(&err, proto, TS_AWS_E_INTERNAL, "Out of memory.");
+            goto fail;
+        }
+    } else if (proto == TS_AWS_JSON || proto == TS_AWS_REST_JSON) {
         if (!ts_utf8_valid((const char *)http->body, http->body_len)) {
             ts_aws_fail_generic(&err, proto, TS_AWS_E_SERIALIZATION,
                                 "Request body is not valid UTF-8.");
             goto fail;
         }
-        if (http->body_len == 0) {
+        const struct ts_aws_op *early = op_name ? find_op(svc, op_name) : NULL;
+        if (early && early->raw_body) {
+            /* The operation parses the body itself. */
+        } else if (http->body_len == 0) {
             req.input = cJSON_CreateObject();
         } else {
-            req.input = cJSON_ParseWithLength((const char *)http->body, http->body_len);
+            const char *end = NULL;
+            const char *body = (const char *)http->body;
+            req.input = cJSON_ParseWithLengthOpts(body, http->body_len, &end, false);
+            /* Only whitespace may follow the value. */
+            while (req.input && end && end < body + http->body_len &&
+                   (*end == ' ' || *end == '\t' || *end == '\r' || *end == '\n')) {
+                end++;
+            }
+            if (req.input && (!end || end != body + http->body_len)) {
+                cJSON_Delete(req.input);
+                req.input = NULL;
+                ts_aws_fail_generic(&err, proto, TS_AWS_E_SERIALIZATION,
+                                    "Request body is not valid JSON.");
+                goto fail;
+            }
             if (!req.input || !cJSON_IsObject(req.input)) {
                 ts_aws_fail_generic(&err, proto, TS_AWS_E_SERIALIZATION,
                                     req.input ? "Request body must be a JSON object."
@@ -397,7 +539,7 @@ void ts_aws_router_handle(struct ts_aws_router *r, const struct ts_http_request 
                 goto fail;
             }
         }
-        if (!req.input) {
+        if (!req.input && !(early && early->raw_body)) {
             ts_aws_fail_generic(&err, proto, TS_AWS_E_INTERNAL, "Out of memory.");
             goto fail;
         }
@@ -452,8 +594,15 @@ void ts_aws_router_handle(struct ts_aws_router *r, const struct ts_http_request 
         goto fail;
     }
     resp->status = out.status ? out.status : 200;
-    int rc = proto == TS_AWS_QUERY ? render_query_success(&req, &out, resp)
-                                   : render_json_success(&req, &out, resp);
+    /* A pre-rendered JSON body is re-read as a tree for CBOR (the slow path). */
+    cJSON *parsed = cbor && !out.output && out.json.len
+                        ? cJSON_ParseWithLength(out.json.data, out.json.len)
+                        : NULL;
+    int rc = cbor && !out.output && out.json.len && !parsed ? TS_ENOMEM
+             : cbor                  ? render_cbor(svc, out.output ? out.output : parsed, resp)
+             : proto == TS_AWS_QUERY ? render_query_success(&req, &out, resp)
+                                     : render_json_success(&req, &out, resp);
+    cJSON_Delete(parsed);
     if (rc) {
         ts_buf_reset(&resp->body);
         ts_aws_fail_generic(&err, proto, TS_AWS_E_INTERNAL, "The response could not be built.");
@@ -462,16 +611,20 @@ void ts_aws_router_handle(struct ts_aws_router *r, const struct ts_http_request 
     goto done;
 
 fail:
-    render_error(svc, proto, req.request_id, &err, resp);
+    sanitize_text(err.code);
+    sanitize_text(err.message);
+    render_error(svc, proto, req.request_id, &err, resp, cbor);
     TS_LOG_DEBUG("aws", "%s %s -> %d %s", http->method, http->path, resp->status, err.code);
 done:
     record_metrics(svc ? svc->name : "unknown", req.op ? req.op->name : "unknown", resp->status,
                    start_ns);
+    req.output = out.output;
     if (r->on_complete && req.caller.account[0] && req.op) {
         r->on_complete(r->on_complete_ctx, &req, resp->status, err.code[0] ? &err : NULL);
     }
     cJSON_Delete(req.input);
     cJSON_Delete(out.output);
     ts_buf_free(&out.xml);
+    ts_buf_free(&out.json);
     params_free(&params);
 }

@@ -719,7 +719,9 @@ int ts_sigv4_verify(const struct ts_http_request *req, const struct ts_aws_accou
         goto out;
     }
     bool too_new = req_ms > now + max_skew;
-    bool too_old = !p.presigned && req_ms < now - max_skew;
+    /* A presigned request is bounded by X-Amz-Expires; one without it (only S3 requires the
+     * parameter) gets the normal window rather than staying valid forever. */
+    bool too_old = (!p.presigned || p.expires < 0) && req_ms < now - max_skew;
     if ((too_new || too_old) && proto == TS_AWS_REST_XML) {
         rc = ts_aws_fail_generic(err, proto, TS_AWS_E_SKEWED,
                                  "The difference between the request time and the current time "

@@ -340,8 +340,9 @@ int ts_partition_append(struct ts_partition *p, const struct ts_record_in *recs,
             goto fail;
         }
     }
-    if (g->size > 0 && ((uint64_t)g->size + total > s->opts.segment_max_bytes ||
-                        (g->created_ms >= 0 && now - g->created_ms >= s->opts.segment_max_age_ms))) {
+    bool too_big = (uint64_t)g->size + total > s->opts.segment_max_bytes;
+    bool too_old = g->created_ms >= 0 && now - g->created_ms >= s->opts.segment_max_age_ms;
+    if (g->size > 0 && (too_big || too_old)) {
         rc = roll(p);
         if (rc) {
             goto fail;
@@ -356,7 +357,8 @@ int ts_partition_append(struct ts_partition *p, const struct ts_record_in *recs,
     uint64_t first = p->written_next;
     for (size_t i = 0; i < n; i++) {
         uint8_t *h = (uint8_t *)p->stage.data + p->stage.len;
-        ts__rec_encode(h, first + i, ts, (uint32_t)(n - 1 - i), recs[i].data, (uint32_t)recs[i].len);
+        ts__rec_encode(h, first + i, ts, (uint32_t)(n - 1 - i), recs[i].data,
+                       (uint32_t)recs[i].len);
         if (recs[i].len) {
             memcpy(h + TS_REC_HDR, recs[i].data, recs[i].len);
         }

@@ -256,6 +256,66 @@ class LogsTest(harness.ServerTestCase):
                          logGroupName=name + "x", logStreamName="s1",
                          logEvents=[{"timestamp": t, "message": "x"}])
 
+    def raw_put(self, body):
+        """A PutLogEvents call with an exact body, signed by botocore."""
+        import urllib.error
+        import urllib.request
+        import botocore.auth
+        import botocore.awsrequest
+        import botocore.credentials
+        a = harness.ACCOUNTS["source"]
+        req = botocore.awsrequest.AWSRequest(
+            method="POST", url=self.server.url + "/", data=body,
+            headers={"Content-Type": "application/x-amz-json-1.1",
+                     "X-Amz-Target": "Logs_20140328.PutLogEvents"})
+        botocore.auth.SigV4Auth(botocore.credentials.Credentials(a["key"], a["secret"]),
+                                "logs", "us-east-1").add_auth(req)
+        p = req.prepare()
+        r = urllib.request.Request(p.url, data=body, method="POST", headers=dict(p.headers))
+        try:
+            with urllib.request.urlopen(r, timeout=10) as resp:
+                return resp.status, json.loads(resp.read())
+        except urllib.error.HTTPError as e:
+            return e.code, json.loads(e.read())
+
+    def test_put_raw_bodies(self):
+        name = self.group()
+        t = now_ms()
+        ev = '{"timestamp": %d, "message": "%%s"}' % t
+        good = lambda msgs, extra="": ('{"logGroupName": "%s", %s"logStreamName": "s1", '  # noqa: E731
+                                       '"logEvents": [%s]}' % (name, extra, ", ".join(ev % m for m in msgs))).encode()
+        # escapes, unicode, member order, unknown and null members
+        status, r = self.raw_put(good([r"tab\tquote\" \u00e9\ud83d\ude00 slash\/"],
+                                      extra='"sequenceToken": null, "entity": {"keyAttributes": {"a": [1, 2.5e3, true]}}, '))
+        self.assertEqual(status, 200, r)
+        got = self.src.get_log_events(logGroupName=name, logStreamName="s1", startFromHead=True)
+        self.assertEqual(got["events"][-1]["message"], "tab\tquote\" \u00e9\U0001F600 slash/")
+        status, r = self.raw_put(('{"logEvents": [{"message": "m", "timestamp": %d}], '
+                                  '"logStreamName": "s1", "logGroupName": "%s"}' % (t, name)).encode())
+        self.assertEqual(status, 200, r)
+        bad = [
+            good(["x"]) + b" trailing",
+            good(["x"])[:-5],
+            good([r"\ud800 lone surrogate"]),
+            good([r"bad \q escape"]),
+            b'{"logGroupName": 5, "logStreamName": "s1", "logEvents": []}',
+            b'[1, 2]',
+            ('{"logGroupName": "%s", "logStreamName": "s1", "logEvents": [{"timestamp": 1.5, "message": "x"}]}' % name).encode(),
+            ('{"logGroupName": "%s", "logStreamName": "s1", "logEvents": [{"timestamp": %d, "message": 7}]}' % (name, t)).encode(),
+            ('{"logGroupName": "%s", "logStreamName": "s1", "logEvents": {}}' % name).encode(),
+            b"{" * 100 + b"}" * 100,
+        ]
+        for body in bad:
+            status, r = self.raw_put(body)
+            self.assertEqual((status, r["__type"]), (400, "SerializationException"), body[:80])
+        status, r = self.raw_put(('{"logGroupName": "%s", "logEvents": []}' % name).encode())
+        self.assertEqual((status, r["__type"]), (400, "InvalidParameterException"))
+        self.assertIn("logStreamName", r["message"])
+        status, r = self.raw_put(('{"logGroupName": "%s", "logStreamName": "s1", "logEvents": [{"timestamp": %d}]}' % (name, t)).encode())
+        self.assertEqual((status, r["__type"]), (400, "InvalidParameterException"))
+        self.assertIn("message", r["message"])
+        self.assertServerUp()
+
     def test_put_from_the_cli(self):
         name = self.group()
         t = now_ms()

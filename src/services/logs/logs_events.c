@@ -114,93 +114,73 @@ static int64_t retention_horizon(const struct ts_aws_req *req, int retention_day
 
 /* ------------------------------------------------------------------ PutLogEvents */
 
-static void put_le64(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++) {
-        p[i] = (uint8_t)(v >> (8 * i));
-    }
-}
-
 int logs_op_put_log_events(void *c, struct ts_aws_req *req, struct ts_aws_resp *resp,
                            struct ts_aws_error *err)
 {
     struct ts_logs *l = c;
-    char group[LOGS_GROUP_NAME_MAX + 1];
-    const char *stream = NULL;
-    int rc = logs_group_arg(req, group, sizeof(group), false, err);
-    if (rc || (rc = logs_opt_string(req->input, "logStreamName", &stream, err)) < 0 ||
-        (rc = logs_check_stream_name(stream, err, "logStreamName")) != 0) {
-        return rc ? rc : TS_EINVAL;
-    }
-    const cJSON *events = cJSON_GetObjectItemCaseSensitive(req->input, "logEvents");
-    if (!cJSON_IsArray(events)) {
-        return ts_aws_fail(err, "SerializationException", "logEvents must be a list.");
-    }
-    int n = cJSON_GetArraySize(events);
-    if (n < 1 || n > TS_LOGS_MAX_BATCH_EVENTS) {
-        return ts_aws_fail(err, "InvalidParameterException",
-                           "1 validation error detected: Value at 'logEvents' failed to satisfy "
-                           "constraint: Member must have length between 1 and 10000");
-    }
-    /* Shape, sizes and order of the whole batch first: any violation refuses the call. */
-    int64_t *ts = ts_malloc((size_t)n * sizeof(*ts));
-    const char **msgs = ts_malloc((size_t)n * sizeof(*msgs));
-    size_t *lens = ts_malloc((size_t)n * sizeof(*lens));
-    uint8_t *payload = NULL;
-    struct ts_record_in *recs = NULL;
+    struct logs_put_input in;
     struct logs_group_info *gi = NULL;
+    struct ts_record_in *recs = NULL;
     cJSON *sdoc = NULL;
-    if (!ts || !msgs || !lens) {
-        rc = logs_storage_error(err, TS_ENOMEM);
+    const struct ts_http_request *http = req->http;
+    int rc = logs_put_parse((const char *)http->body, http->body_len, &in, err);
+    if (rc) {
+        goto out;
+    }
+    /* Required members, names, count, sizes and order of the whole batch first: any
+     * violation refuses the call. */
+    const char *missing = !in.have_group    ? "logGroupName"
+                          : !in.have_stream ? "logStreamName"
+                          : !in.have_events ? "logEvents"
+                                            : NULL;
+    if (missing) {
+        rc = ts_aws_fail(err, "InvalidParameterException",
+                         "1 validation error detected: Value null at '%s' failed to satisfy "
+                         "constraint: Member must not be null",
+                         missing);
+        goto out;
+    }
+    if (in.group_too_long || in.stream_too_long) {
+        rc = ts_aws_fail(err, "InvalidParameterException",
+                         "1 validation error detected: Value at '%s' failed to satisfy "
+                         "constraint: Member must have length less than or equal to 512",
+                         in.group_too_long ? "logGroupName" : "logStreamName");
+        goto out;
+    }
+    if ((rc = logs_check_group_name(in.group, err, "logGroupName")) != 0 ||
+        (rc = logs_check_stream_name(in.stream, err, "logStreamName")) != 0) {
+        goto out;
+    }
+    size_t n = in.n;
+    if (n < 1) {
+        rc = ts_aws_fail(err, "InvalidParameterException",
+                         "1 validation error detected: Value at 'logEvents' failed to satisfy "
+                         "constraint: Member must have length greater than or equal to 1");
         goto out;
     }
     size_t batch_bytes = 0;
-    int i = 0;
-    const cJSON *e;
-    cJSON_ArrayForEach(e, events)
-    {
-        const cJSON *t = cJSON_GetObjectItemCaseSensitive(e, "timestamp");
-        const cJSON *m = cJSON_GetObjectItemCaseSensitive(e, "message");
-        if (!cJSON_IsObject(e) || !t || !m) {
+    for (size_t i = 0; i < n; i++) {
+        if (in.len[i] < 1) {
             rc = ts_aws_fail(err, "InvalidParameterException",
-                             "1 validation error detected: Value null at 'logEvents.%d.member.%s' "
-                             "failed to satisfy constraint: Member must not be null",
-                             i + 1, !t ? "timestamp" : "message");
-            goto out;
-        }
-        if (!cJSON_IsNumber(t) || t->valuedouble < 0 || t->valuedouble > 9.0e15 ||
-            t->valuedouble != (double)(int64_t)t->valuedouble || !cJSON_IsString(m)) {
-            rc = ts_aws_fail(err, "SerializationException",
-                             "logEvents[%d]: timestamp must be a non-negative integer and "
-                             "message a string.",
-                             i);
-            goto out;
-        }
-        ts[i] = (int64_t)t->valuedouble;
-        msgs[i] = m->valuestring;
-        lens[i] = strlen(m->valuestring);
-        if (lens[i] < 1) {
-            rc = ts_aws_fail(err, "InvalidParameterException",
-                             "1 validation error detected: Value '' at 'logEvents.%d.member."
+                             "1 validation error detected: Value '' at 'logEvents.%zu.member."
                              "message' failed to satisfy constraint: Member must have length "
                              "greater than or equal to 1",
                              i + 1);
             goto out;
         }
-        if (lens[i] + TS_LOGS_EVENT_OVERHEAD > TS_LOGS_MAX_EVENT_BYTES) {
+        if (in.len[i] + TS_LOGS_EVENT_OVERHEAD > TS_LOGS_MAX_EVENT_BYTES) {
             rc = ts_aws_fail(err, "InvalidParameterException",
                              "Log event too large: %zu bytes exceeds limit of %d",
-                             lens[i] + TS_LOGS_EVENT_OVERHEAD, TS_LOGS_MAX_EVENT_BYTES);
+                             in.len[i] + TS_LOGS_EVENT_OVERHEAD, TS_LOGS_MAX_EVENT_BYTES);
             goto out;
         }
-        batch_bytes += lens[i] + TS_LOGS_EVENT_OVERHEAD;
-        if (i > 0 && ts[i] < ts[i - 1]) {
+        batch_bytes += in.len[i] + TS_LOGS_EVENT_OVERHEAD;
+        if (i > 0 && in.ts[i] < in.ts[i - 1]) {
             rc = ts_aws_fail(err, "InvalidParameterException",
                              "Log events in a single PutLogEvents request must be in "
                              "chronological order.");
             goto out;
         }
-        i++;
     }
     if (batch_bytes > TS_LOGS_MAX_BATCH_BYTES) {
         rc = ts_aws_fail(err, "InvalidParameterException",
@@ -210,13 +190,13 @@ int logs_op_put_log_events(void *c, struct ts_aws_req *req, struct ts_aws_resp *
     }
 
     char gkey[LOGS_KEY_MAX];
-    logs_group_key(req->region, group, gkey);
+    logs_group_key(req->region, in.group, gkey);
     gi = logs_group_info_get(l, req->caller.account, gkey, err);
     if (!gi) {
         rc = TS_EINVAL;
         goto out;
     }
-    if ((rc = logs_load_stream(l, req, group, stream, &sdoc, err)) != 0) {
+    if ((rc = logs_load_stream(l, req, in.group, in.stream, &sdoc, err)) != 0) {
         goto out;
     }
 
@@ -224,20 +204,20 @@ int logs_op_put_log_events(void *c, struct ts_aws_req *req, struct ts_aws_resp *
      * sorted, so too-old/expired ones form a prefix and too-new ones a suffix. */
     int64_t now = req->now_ms;
     int64_t horizon = retention_horizon(req, gi->retention_days);
-    int too_old_end = 0, expired_end = 0, too_new_start = n;
-    for (i = 0; i < n; i++) {
-        if (ts[i] < now - TS_LOGS_MAX_AGE_MS) {
+    size_t too_old_end = 0, expired_end = 0, too_new_start = n;
+    for (size_t i = 0; i < n; i++) {
+        if (in.ts[i] < now - TS_LOGS_MAX_AGE_MS) {
             too_old_end = i + 1;
-        } else if (ts[i] < horizon) {
+        } else if (in.ts[i] < horizon) {
             expired_end = i + 1;
         }
-        if (ts[i] > now + TS_LOGS_MAX_FUTURE_MS && too_new_start == n) {
+        if (in.ts[i] > now + TS_LOGS_MAX_FUTURE_MS && too_new_start == n) {
             too_new_start = i;
         }
     }
-    int first = TS_MAX(too_old_end, expired_end);
-    int last = too_new_start; /* exclusive */
-    if (last > first && ts[last - 1] - ts[first] > TS_LOGS_MAX_SPAN_MS) {
+    size_t first = TS_MAX(too_old_end, expired_end);
+    size_t last = too_new_start; /* exclusive */
+    if (last > first && in.ts[last - 1] - in.ts[first] > TS_LOGS_MAX_SPAN_MS) {
         rc = ts_aws_fail(err, "InvalidParameterException",
                          "The batch of log events in a single PutLogEvents request cannot span "
                          "more than 24 hours.");
@@ -246,53 +226,47 @@ int logs_op_put_log_events(void *c, struct ts_aws_req *req, struct ts_aws_resp *
 
     uint64_t next_offset = 0;
     struct ts_partition *p = NULL;
+    rc = stream_partition(l, req, in.group, in.stream, doc_stream_id(sdoc), true, &p);
+    if (rc) {
+        rc = logs_storage_error(err, rc);
+        goto out;
+    }
     if (last > first) {
-        size_t total = 0;
-        for (i = first; i < last; i++) {
-            total += 8 + lens[i];
-        }
-        payload = ts_malloc(total);
-        recs = ts_malloc((size_t)(last - first) * sizeof(*recs));
-        if (!payload || !recs) {
+        size_t count = last - first;
+        recs = ts_malloc(count * sizeof(*recs));
+        if (!recs) {
             rc = logs_storage_error(err, TS_ENOMEM);
             goto out;
         }
-        size_t off = 0;
-        for (i = first; i < last; i++) {
-            put_le64(payload + off, (uint64_t)ts[i]);
-            memcpy(payload + off + 8, msgs[i], lens[i]);
-            recs[i - first].data = payload + off;
-            recs[i - first].len = 8 + lens[i];
-            off += 8 + lens[i];
+        for (size_t i = first; i < last; i++) {
+            /* the parser left each record as [8-byte time][message] in the payload */
+            recs[i - first].data = in.payload.data + in.off[i] - 8;
+            recs[i - first].len = 8 + in.len[i];
         }
-        rc = stream_partition(l, req, group, stream, doc_stream_id(sdoc), true, &p);
         uint64_t first_offset = 0;
         /* Durability: the response is sent only after the append returned, i.e. after the
          * batch is durable under the data directory's fsync policy. */
-        if (!rc) {
-            rc = ts_partition_append(p, recs, (size_t)(last - first), now, &first_offset);
-        }
+        rc = ts_partition_append(p, recs, count, now, &first_offset);
         if (rc) {
             rc = logs_storage_error(err, rc);
             goto out;
         }
-        next_offset = first_offset + (uint64_t)(last - first);
+        next_offset = first_offset + count;
         if (gi->n_filters) {
-            struct ts_logs_event *evs = ts_malloc((size_t)(last - first) * sizeof(*evs));
+            struct ts_logs_event *evs = ts_malloc(count * sizeof(*evs));
             if (evs) {
-                for (i = first; i < last; i++) {
-                    evs[i - first] = (struct ts_logs_event){ts[i], now,
-                                                            first_offset + (uint64_t)(i - first),
-                                                            msgs[i], lens[i]};
+                for (size_t i = first; i < last; i++) {
+                    evs[i - first] = (struct ts_logs_event){
+                        in.ts[i], now, first_offset + (i - first), in.payload.data + in.off[i],
+                        in.len[i]};
                 }
-                logs_metric_apply(l, req->caller.account, req->region, gi, evs,
-                                  (size_t)(last - first));
+                logs_metric_apply(l, req->caller.account, req->region, gi, evs, count);
                 ts_free(evs);
             }
         }
-        ts_metric_add("ts_logs_ingested_events_total", "", (double)(last - first));
-        ts_metric_add("ts_logs_ingested_bytes_total", "", (double)total);
-    } else if (stream_partition(l, req, group, stream, doc_stream_id(sdoc), true, &p) == 0) {
+        ts_metric_add("ts_logs_ingested_events_total", "", (double)count);
+        ts_metric_add("ts_logs_ingested_bytes_total", "", (double)batch_bytes);
+    } else {
         next_offset = ts_partition_end_offset(p);
     }
 
@@ -303,24 +277,21 @@ int logs_op_put_log_events(void *c, struct ts_aws_req *req, struct ts_aws_resp *
     if (too_old_end || expired_end || too_new_start < n) {
         cJSON *info = cJSON_AddObjectToObject(resp->output, "rejectedLogEventsInfo");
         if (too_new_start < n) {
-            cJSON_AddNumberToObject(info, "tooNewLogEventStartIndex", too_new_start);
+            cJSON_AddNumberToObject(info, "tooNewLogEventStartIndex", (double)too_new_start);
         }
         if (too_old_end) {
-            cJSON_AddNumberToObject(info, "tooOldLogEventEndIndex", too_old_end);
+            cJSON_AddNumberToObject(info, "tooOldLogEventEndIndex", (double)too_old_end);
         }
         if (expired_end) {
-            cJSON_AddNumberToObject(info, "expiredLogEventEndIndex", expired_end);
+            cJSON_AddNumberToObject(info, "expiredLogEventEndIndex", (double)expired_end);
         }
     }
     rc = 0;
 out:
     logs_group_info_put(l, gi);
     cJSON_Delete(sdoc);
-    ts_free(payload);
     ts_free(recs);
-    ts_free(ts);
-    ts_free(msgs);
-    ts_free(lens);
+    logs_put_input_free(&in);
     return rc;
 }
 

@@ -336,6 +336,11 @@ int logs_op_delete_log_group(void *c, struct ts_aws_req *req, struct ts_aws_resp
     if (!rc) {
         rc = logs_delete_group_streams(l, req->caller.account, req->region, group);
     }
+    if (!rc) {
+        /* Its subscription filters go with it (their delivery cursors follow at the
+         * dispatcher's next reload). */
+        rc = logs_delete_group_subscriptions(l, req->caller.account, req->region, group);
+    }
     return rc ? logs_storage_error(err, rc) : 0;
 }
 

@@ -5,6 +5,7 @@
 #define TS_LOGS_INT_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 
 #include "trailstream/ts_logs.h"
 #include "trailstream/ts_pattern.h"
@@ -52,6 +53,8 @@ struct ts_logs {
     pthread_t sweeper;
     bool sweeper_started;
     bool stopping;
+    struct ts_logs_targets targets;   /* subscription targets (zeroed when none) */
+    _Atomic uint64_t sub_gen;         /* bumped when filters or destinations change */
 };
 
 /* logs_service.c: names, lookups, documents */
@@ -148,6 +151,61 @@ int logs_op_get_log_events(void *c, struct ts_aws_req *req, struct ts_aws_resp *
                            struct ts_aws_error *err);
 int logs_op_filter_log_events(void *c, struct ts_aws_req *req, struct ts_aws_resp *resp,
                               struct ts_aws_error *err);
+
+/* logs_subscriptions.c */
+int logs_op_put_subscription_filter(void *c, struct ts_aws_req *req, struct ts_aws_resp *resp,
+                                    struct ts_aws_error *err);
+int logs_op_describe_subscription_filters(void *c, struct ts_aws_req *req,
+                                          struct ts_aws_resp *resp, struct ts_aws_error *err);
+int logs_op_delete_subscription_filter(void *c, struct ts_aws_req *req,
+                                       struct ts_aws_resp *resp, struct ts_aws_error *err);
+/* Deletes every subscription filter of a group (DeleteLogGroup). */
+int logs_delete_group_subscriptions(struct ts_logs *l, const char *account, const char *region,
+                                    const char *group);
+/* Tells the dispatcher that filters or destinations changed. */
+void logs_subscriptions_changed(struct ts_logs *l);
+/* Gzips the CONTROL_MESSAGE AWS sends to check a destination and puts it to the stream.
+ * Returns 0 or the target's error. */
+int logs_send_control_message(struct ts_logs *l, const char *stream_arn, int64_t now_ms);
+/* Checks "arn:aws:iam::<12 digits>:role/<name>"; fills err (InvalidParameterException). */
+int logs_check_role_arn(const char *arn, struct ts_aws_error *err);
+/* Splits "arn:aws:kinesis:<region>:<account>:stream/<name>": 0 or TS_EINVAL. */
+int logs_parse_stream_arn(const char *arn, char region[32], char account[16]);
+
+/* logs_destinations.c */
+int logs_op_put_destination(void *c, struct ts_aws_req *req, struct ts_aws_resp *resp,
+                            struct ts_aws_error *err);
+int logs_op_put_destination_policy(void *c, struct ts_aws_req *req, struct ts_aws_resp *resp,
+                                   struct ts_aws_error *err);
+int logs_op_describe_destinations(void *c, struct ts_aws_req *req, struct ts_aws_resp *resp,
+                                  struct ts_aws_error *err);
+int logs_op_delete_destination(void *c, struct ts_aws_req *req, struct ts_aws_resp *resp,
+                               struct ts_aws_error *err);
+/* Loads a destination document by its ARN (any account). Returns 0, TS_ENOTFOUND, TS_EINVAL
+ * (not a destination ARN) or a storage error; *owner gets the ARN's account. */
+int logs_load_destination(struct ts_logs *l, const char *arn, char owner[16], char region[32],
+                          cJSON **doc);
+/* The destination's access policy decision for a caller (same account: always allowed). */
+bool logs_destination_allows(const cJSON *doc, const char *owner, const char *dest_arn,
+                             const char *account, const char *caller_arn);
+
+/* logs_put_parse.c: the PutLogEvents body, decoded straight into store records */
+struct logs_put_input {
+    char group[LOGS_GROUP_NAME_MAX + 1];
+    char stream[LOGS_STREAM_NAME_MAX + 1];
+    bool have_group, have_stream, have_events;
+    bool group_too_long, stream_too_long;
+    size_t n, cap;          /* events */
+    int64_t *ts;            /* event timestamps */
+    size_t *off, *len;      /* message position in payload (after its 8-byte time) */
+    struct ts_buf payload;  /* per event: [8-byte little-endian timestamp][message] */
+};
+/* Parses the body (strict JSON). Returns 0, or fills err (SerializationException for bad
+ * JSON or types, InvalidParameterException for a null member or too many events). Free with
+ * logs_put_input_free in every case. */
+int logs_put_parse(const char *body, size_t len, struct logs_put_input *in,
+                   struct ts_aws_error *err);
+void logs_put_input_free(struct logs_put_input *in);
 
 /* logs_metric.c */
 int logs_op_put_metric_filter(void *c, struct ts_aws_req *req, struct ts_aws_resp *resp,

@@ -479,6 +479,21 @@ static int sweep_stream(void *arg, const char *account, const char *key, const c
     return 0;
 }
 
+/* One retention pass over every account's log streams. */
+static void logs_sweep_all(struct ts_logs *l, struct sweep_ctx *sc)
+{
+    if (!l->ctx.accounts) {
+        return;
+    }
+    size_t n = ts_aws_accounts_count(l->ctx.accounts);
+    for (size_t i = 0; i < n; i++) {
+        const char *account = ts_aws_accounts_id_at(l->ctx.accounts, i);
+        if (account) {
+            ts_meta_list(l->ctx.meta, "log_stream", account, NULL, sweep_stream, sc);
+        }
+    }
+}
+
 static void *sweeper_main(void *arg)
 {
     struct ts_logs *l = arg;
@@ -495,7 +510,7 @@ static void *sweeper_main(void *arg)
         }
         pthread_mutex_unlock(&l->lock);
         struct sweep_ctx sc = {l, ts_clock_now_ms(l->ctx.clock)};
-        ts_meta_list(l->ctx.meta, "log_stream", NULL, NULL, sweep_stream, &sc);
+        logs_sweep_all(l, &sc);
         pthread_mutex_lock(&l->lock);
     }
     pthread_mutex_unlock(&l->lock);
@@ -507,8 +522,6 @@ static void *sweeper_main(void *arg)
 static const char *const req_group[] = {"logGroupName", NULL};
 static const char *const req_group_stream[] = {"logGroupName", "logStreamName", NULL};
 static const char *const req_stream[] = {"logStreamName", NULL};
-static const char *const req_put_events[] = {"logGroupName", "logStreamName", "logEvents",
-                                             NULL};
 static const char *const req_retention[] = {"logGroupName", "retentionInDays", NULL};
 static const char *const req_metric_filter[] = {"logGroupName", "filterName", "filterPattern",
                                                 "metricTransformations", NULL};
@@ -518,28 +531,40 @@ static const char *const req_tag_resource[] = {"resourceArn", "tags", NULL};
 static const char *const req_untag_resource[] = {"resourceArn", "tagKeys", NULL};
 static const char *const req_resource[] = {"resourceArn", NULL};
 static const char *const req_group_tags[] = {"logGroupName", "tags", NULL};
+static const char *const req_sub_filter[] = {"logGroupName", "filterName", "filterPattern",
+                                             "destinationArn", NULL};
+static const char *const req_destination[] = {"destinationName", "targetArn", "roleArn", NULL};
+static const char *const req_dest_policy[] = {"destinationName", "accessPolicy", NULL};
+static const char *const req_dest_name[] = {"destinationName", NULL};
 
 static const struct ts_aws_op logs_ops[] = {
-    {"CreateLogGroup", logs_op_create_log_group, req_group},
-    {"DeleteLogGroup", logs_op_delete_log_group, req_group},
-    {"DescribeLogGroups", logs_op_describe_log_groups, NULL},
-    {"CreateLogStream", logs_op_create_log_stream, req_group_stream},
-    {"DeleteLogStream", logs_op_delete_log_stream, req_group_stream},
-    {"DescribeLogStreams", logs_op_describe_log_streams, NULL},
-    {"PutLogEvents", logs_op_put_log_events, req_put_events},
-    {"GetLogEvents", logs_op_get_log_events, req_stream},
-    {"FilterLogEvents", logs_op_filter_log_events, NULL},
-    {"PutRetentionPolicy", logs_op_put_retention_policy, req_retention},
-    {"DeleteRetentionPolicy", logs_op_delete_retention_policy, req_group},
-    {"PutMetricFilter", logs_op_put_metric_filter, req_metric_filter},
-    {"DescribeMetricFilters", logs_op_describe_metric_filters, NULL},
-    {"DeleteMetricFilter", logs_op_delete_metric_filter, req_group_filter},
-    {"TestMetricFilter", logs_op_test_metric_filter, req_test_filter},
-    {"TagResource", logs_op_tag_resource, req_tag_resource},
-    {"UntagResource", logs_op_untag_resource, req_untag_resource},
-    {"ListTagsForResource", logs_op_list_tags_for_resource, req_resource},
-    {"TagLogGroup", logs_op_tag_log_group, req_group_tags},
-    {"ListTagsLogGroup", logs_op_list_tags_log_group, req_group},
+    {"CreateLogGroup", logs_op_create_log_group, req_group, false},
+    {"DeleteLogGroup", logs_op_delete_log_group, req_group, false},
+    {"DescribeLogGroups", logs_op_describe_log_groups, NULL, false},
+    {"CreateLogStream", logs_op_create_log_stream, req_group_stream, false},
+    {"DeleteLogStream", logs_op_delete_log_stream, req_group_stream, false},
+    {"DescribeLogStreams", logs_op_describe_log_streams, NULL, false},
+    {"PutLogEvents", logs_op_put_log_events, NULL, true},
+    {"GetLogEvents", logs_op_get_log_events, req_stream, false},
+    {"FilterLogEvents", logs_op_filter_log_events, NULL, false},
+    {"PutRetentionPolicy", logs_op_put_retention_policy, req_retention, false},
+    {"DeleteRetentionPolicy", logs_op_delete_retention_policy, req_group, false},
+    {"PutMetricFilter", logs_op_put_metric_filter, req_metric_filter, false},
+    {"DescribeMetricFilters", logs_op_describe_metric_filters, NULL, false},
+    {"DeleteMetricFilter", logs_op_delete_metric_filter, req_group_filter, false},
+    {"TestMetricFilter", logs_op_test_metric_filter, req_test_filter, false},
+    {"TagResource", logs_op_tag_resource, req_tag_resource, false},
+    {"UntagResource", logs_op_untag_resource, req_untag_resource, false},
+    {"ListTagsForResource", logs_op_list_tags_for_resource, req_resource, false},
+    {"TagLogGroup", logs_op_tag_log_group, req_group_tags, false},
+    {"ListTagsLogGroup", logs_op_list_tags_log_group, req_group, false},
+    {"PutSubscriptionFilter", logs_op_put_subscription_filter, req_sub_filter, false},
+    {"DescribeSubscriptionFilters", logs_op_describe_subscription_filters, req_group, false},
+    {"DeleteSubscriptionFilter", logs_op_delete_subscription_filter, req_group_filter, false},
+    {"PutDestination", logs_op_put_destination, req_destination, false},
+    {"PutDestinationPolicy", logs_op_put_destination_policy, req_dest_policy, false},
+    {"DescribeDestinations", logs_op_describe_destinations, NULL, false},
+    {"DeleteDestination", logs_op_delete_destination, req_dest_name, false},
 };
 
 int ts_logs_create(const struct ts_services_ctx *ctx, const struct ts_logs_opts *opts,
@@ -553,6 +578,13 @@ int ts_logs_create(const struct ts_services_ctx *ctx, const struct ts_logs_opts 
     if (!l->ctx.clock) {
         l->ctx.clock = &ts_clock_real;
     }
+    if (opts) {
+        l->opts = *opts;
+        if (opts->targets) {
+            l->targets = *opts->targets;
+        }
+    }
+    l->opts.targets = NULL; /* copied into l->targets */
     l->opts.retention_sweep_ms = opts && opts->retention_sweep_ms ? opts->retention_sweep_ms
                                                                   : 60000;
     l->service = (struct ts_aws_service){

@@ -51,12 +51,18 @@ struct completion {
     char arn[TS_AWS_ARN_MAX];
     char op[64];
     int status;
+    int refused; /* completions of calls SigV4 refused (known key) */
 };
 
 static void on_complete(void *ctx, const struct ts_aws_req *req, int status,
                         const struct ts_aws_error *err)
 {
     struct completion *c = ctx;
+    if (req->auth_failed) {
+        /* Refused by SigV4 (audited for CloudTrail): no operation ran; counted apart. */
+        c->refused++;
+        return;
+    }
     c->calls++;
     ts_strlcpy(c->account, req->caller.account, sizeof(c->account));
     ts_strlcpy(c->arn, req->caller.arn, sizeof(c->arn));
@@ -487,18 +493,18 @@ static void test_json_unknown_operation(void)
     treq_json(&t, "Nope_20200101.List", "{}");
     treq_sign(&t, KEY_ALICE, SECRET_ALICE, "testsvc", T0);
     handle(&f, &t, &r);
-    check_json_error(&r, 400, "UnknownOperationException", "application/json",
+    check_json_error(&r, 400, "UnknownOperationException", "application/x-amz-json-1.1",
                      "No service handles the target 'Nope_20200101.List'.");
     result_free(&r);
 
     /* A target without a dot, and an empty one. */
     treq_json(&t, "TestSvc_20240101", "{}");
     handle(&f, &t, &r);
-    check_json_error(&r, 400, "UnknownOperationException", "application/json", NULL);
+    check_json_error(&r, 400, "UnknownOperationException", "application/x-amz-json-1.1", NULL);
     result_free(&r);
     treq_json(&t, "", "{}");
     handle(&f, &t, &r);
-    check_json_error(&r, 400, "UnknownOperationException", "application/json", NULL);
+    check_json_error(&r, 400, "UnknownOperationException", "application/x-amz-json-1.1", NULL);
     result_free(&r);
     TEST_CHECK_(f.done.calls == 0, "no operation completed (%d)", f.done.calls);
     fixture_free(&f);
@@ -626,6 +632,7 @@ static void test_auth_json(void)
     check_json_error(&r, 400, "InvalidSignatureException", JSON_CT, MISMATCH_MSG);
     result_free(&r);
     TEST_CHECK_(f.done.calls == 0, "no operation ran for a refused request");
+    TEST_CHECK_(f.done.refused > 0, "refused calls of a known key reach the audit hook");
     fixture_free(&f);
 }
 
