@@ -51,6 +51,13 @@ static const struct key_def log_keys[] = {
     {NULL, 0, 0, 0, 0, 0, NULL},
 };
 
+static const char *const limits_names[] = {"off", "aws", NULL};
+
+static const struct key_def kinesis_keys[] = {
+    {"limits", T_ENUM, OFF(kinesis_limits), 0, 0, 0, limits_names},
+    {NULL, 0, 0, 0, 0, 0, NULL},
+};
+
 static const struct key_def quickstart_keys[] = {
     {"credentials_file", T_STRING, OFF(credentials_file), SZ(credentials_file), 0, 0, NULL},
     {"region", T_STRING, OFF(region), SZ(region), 0, 0, NULL},
@@ -79,6 +86,17 @@ void ts_config_defaults(struct ts_config *c)
 
 void ts_config_free(struct ts_config *c)
 {
+    for (size_t i = 0; i < c->n_topology; i++) {
+        struct ts_config_topology *t = &c->topology[i];
+        ts_free(t->streams);
+        ts_free(t->destinations);
+        ts_free(t->log_groups);
+        ts_free(t->trails);
+        ts_free(t->filters);
+    }
+    ts_free(c->topology);
+    c->topology = NULL;
+    c->n_topology = 0;
     for (size_t i = 0; i < c->n_accounts; i++) {
         ts_free(c->accounts[i].users);
     }
@@ -461,6 +479,306 @@ static int load_accounts(struct ctx *x, struct ts_config *c, const struct ts_yam
     return 0;
 }
 
+/* ---------------------------------------------------------------- topology */
+
+enum topo_type {
+    F_NAME,  /* non-empty string under size bytes */
+    F_TEXT,  /* string under size bytes, may be empty */
+    F_INT,   /* integer in [min, max] */
+    F_BOOL,  /* true or false */
+    F_IDS,   /* list of 12-digit account ids (destination allow_accounts) */
+};
+
+struct topo_field {
+    const char *name;
+    enum topo_type type;
+    size_t offset;
+    size_t size;
+    int64_t min, max;
+    bool required;
+};
+
+#define TOFF(t, f) offsetof(struct t, f)
+#define TSZ(t, f) sizeof(((struct t *)0)->f)
+#define TSTR(t, f, req) {#f, F_NAME, TOFF(t, f), TSZ(t, f), 0, 0, req}
+
+static const struct topo_field stream_fields[] = {
+    TSTR(ts_config_topo_stream, name, true),
+    {"shards", F_INT, TOFF(ts_config_topo_stream, shards), 0, 1, 500, false},
+    {NULL, 0, 0, 0, 0, 0, false},
+};
+
+static const struct topo_field destination_fields[] = {
+    TSTR(ts_config_topo_destination, name, true),
+    TSTR(ts_config_topo_destination, target_stream, true),
+    TSTR(ts_config_topo_destination, role_arn, false),
+    {"allow_accounts", F_IDS, 0, 0, 0, 0, false},
+    {NULL, 0, 0, 0, 0, 0, false},
+};
+
+static const struct topo_field log_group_fields[] = {
+    TSTR(ts_config_topo_log_group, name, true),
+    {NULL, 0, 0, 0, 0, 0, false},
+};
+
+static const struct topo_field trail_fields[] = {
+    TSTR(ts_config_topo_trail, name, true),
+    TSTR(ts_config_topo_trail, log_group, false),
+    TSTR(ts_config_topo_trail, s3_bucket, false),
+    TSTR(ts_config_topo_trail, role_arn, false),
+    {"start_logging", F_BOOL, TOFF(ts_config_topo_trail, start_logging), 0, 0, 0, false},
+    {NULL, 0, 0, 0, 0, 0, false},
+};
+
+static const struct topo_field filter_fields[] = {
+    TSTR(ts_config_topo_filter, log_group, true),
+    TSTR(ts_config_topo_filter, name, true),
+    {"pattern", F_TEXT, TOFF(ts_config_topo_filter, pattern), TSZ(ts_config_topo_filter, pattern),
+     0, 0, false},
+    TSTR(ts_config_topo_filter, destination, true),
+    TSTR(ts_config_topo_filter, role_arn, false),
+    TSTR(ts_config_topo_filter, distribution, false),
+    {NULL, 0, 0, 0, 0, 0, false},
+};
+
+/* One list of an entry: its key, item table, item size and where the array and count live. */
+struct topo_list {
+    const char *name;
+    const struct topo_field *fields;
+    size_t item_size;
+    size_t items_off;
+    size_t count_off;
+};
+
+#define TLIST(key, t, arr, cnt, fields)                                                         \
+    {key, fields, sizeof(struct t), TOFF(ts_config_topology, arr), TOFF(ts_config_topology, cnt)}
+
+static const struct topo_list topo_lists[] = {
+    TLIST("kinesis_streams", ts_config_topo_stream, streams, n_streams, stream_fields),
+    TLIST("destinations", ts_config_topo_destination, destinations, n_destinations,
+          destination_fields),
+    TLIST("log_groups", ts_config_topo_log_group, log_groups, n_log_groups, log_group_fields),
+    TLIST("trails", ts_config_topo_trail, trails, n_trails, trail_fields),
+    TLIST("subscription_filters", ts_config_topo_filter, filters, n_filters, filter_fields),
+    {NULL, NULL, 0, 0, 0},
+};
+
+static bool is_account_id(const char *s)
+{
+    bool ok = strlen(s) == 12;
+    for (const char *p = s; ok && *p; p++) {
+        ok = isdigit((unsigned char)*p);
+    }
+    return ok;
+}
+
+/* Loads one item mapping (e.g. a stream) into item (zeroed, line set by the caller). */
+static int load_topo_item(struct ctx *x, const struct ts_yaml_node *m, const struct topo_list *l,
+                          void *item)
+{
+    char key[160];
+    if (m->type != TS_YAML_MAP) {
+        snprintf(key, sizeof(key), "topology.%s", l->name);
+        return fail(x, m->line, key, "each item is a mapping {name: ..., ...}");
+    }
+    uint32_t seen = 0;
+    for (size_t j = 0; j + 1 < m->n_items; j += 2) {
+        const char *name = m->items[j]->value;
+        const struct ts_yaml_node *v = m->items[j + 1];
+        size_t f = 0;
+        while (l->fields[f].name && strcmp(l->fields[f].name, name) != 0) {
+            f++;
+        }
+        snprintf(key, sizeof(key), "topology.%s.%.60s", l->name, name);
+        const struct topo_field *d = &l->fields[f];
+        if (!d->name) {
+            return fail(x, m->items[j]->line, key, "unknown key");
+        }
+        seen |= 1u << f;
+        char *dst = (char *)item + d->offset;
+        if (d->type == F_IDS) {
+            struct ts_config_topo_destination *dest = item;
+            if (v->type != TS_YAML_SEQ) {
+                return fail(x, v->line, key, "expected a list of account ids");
+            }
+            if (v->n_items > TS_CONFIG_MAX_ALLOW) {
+                return fail(x, v->line, key, "at most %d accounts", TS_CONFIG_MAX_ALLOW);
+            }
+            for (size_t i = 0; i < v->n_items; i++) {
+                const struct ts_yaml_node *id = v->items[i];
+                if (id->type != TS_YAML_SCALAR || !is_account_id(id->value)) {
+                    return fail(x, id->line, key,
+                                "an account id is exactly 12 digits, written in quotes");
+                }
+                ts_strlcpy(dest->allow_accounts[i], id->value, sizeof(dest->allow_accounts[i]));
+            }
+            dest->n_allow_accounts = v->n_items;
+            continue;
+        }
+        if (v->type != TS_YAML_SCALAR) {
+            return fail(x, v->line, key, "expected a single value");
+        }
+        const char *s = v->value;
+        int64_t n = 0;
+        switch (d->type) {
+        case F_NAME:
+        case F_TEXT:
+            if (strlen(s) >= d->size || (d->type == F_NAME && !*s)) {
+                return fail(x, v->line, key, "must be a %sstring under %zu bytes",
+                            d->type == F_NAME ? "non-empty " : "", d->size);
+            }
+            ts_strlcpy(dst, s, d->size);
+            break;
+        case F_INT:
+            if (ts_parse_i64(s, &n) || n < d->min || n > d->max) {
+                return fail(x, v->line, key, "'%s' is not an integer in [%lld, %lld]", s,
+                            (long long)d->min, (long long)d->max);
+            }
+            *(int64_t *)(void *)dst = n;
+            break;
+        case F_BOOL:
+            if (strcmp(s, "true") != 0 && strcmp(s, "false") != 0) {
+                return fail(x, v->line, key, "'%s' is not true or false", s);
+            }
+            *(bool *)(void *)dst = strcmp(s, "true") == 0;
+            break;
+        case F_IDS:
+            break;
+        }
+    }
+    for (size_t f = 0; l->fields[f].name; f++) {
+        if (l->fields[f].required && !(seen & (1u << f))) {
+            snprintf(key, sizeof(key), "topology.%s", l->name);
+            return fail(x, m->line, key, "'%s' is required", l->fields[f].name);
+        }
+    }
+    return 0;
+}
+
+static int load_topo_entry(struct ctx *x, const struct ts_yaml_node *m,
+                           struct ts_config_topology *t)
+{
+    if (m->type != TS_YAML_MAP) {
+        return fail(x, m->line, "topology", "each entry is a mapping {account: ..., ...}");
+    }
+    for (size_t j = 0; j + 1 < m->n_items; j += 2) {
+        const char *name = m->items[j]->value;
+        const struct ts_yaml_node *v = m->items[j + 1];
+        char key[160];
+        snprintf(key, sizeof(key), "topology.%.60s", name);
+        if (strcmp(name, "account") == 0) {
+            if (v->type != TS_YAML_SCALAR || !is_account_id(v->value)) {
+                return fail(x, v->line, key,
+                            "an account id is exactly 12 digits, written in quotes");
+            }
+            ts_strlcpy(t->account, v->value, sizeof(t->account));
+            continue;
+        }
+        if (strcmp(name, "region") == 0) {
+            size_t len = v->type == TS_YAML_SCALAR ? strlen(v->value) : 0;
+            bool ok = len > 0 && len < sizeof(t->region);
+            for (const char *p = v->value; ok && *p; p++) {
+                ok = islower((unsigned char)*p) || isdigit((unsigned char)*p) || *p == '-';
+            }
+            if (!ok) {
+                return fail(x, v->line, key, "expected a region name (e.g. us-east-1)");
+            }
+            ts_strlcpy(t->region, v->value, sizeof(t->region));
+            continue;
+        }
+        const struct topo_list *l = topo_lists;
+        while (l->name && strcmp(l->name, name) != 0) {
+            l++;
+        }
+        if (!l->name) {
+            return fail(x, m->items[j]->line, key, "unknown key");
+        }
+        if (v->type != TS_YAML_SEQ) {
+            return fail(x, v->line, key, "expected a list");
+        }
+        void **items = (void **)(void *)((char *)t + l->items_off);
+        size_t *count = (size_t *)(void *)((char *)t + l->count_off);
+        if (*items) {
+            return fail(x, m->items[j]->line, key, "appears twice in this entry");
+        }
+        *items = ts_calloc(v->n_items ? v->n_items : 1, l->item_size);
+        if (!*items) {
+            return fail(x, v->line, key, "out of memory");
+        }
+        for (size_t i = 0; i < v->n_items; i++) {
+            char *item = (char *)*items + i * l->item_size;
+            *(int *)(void *)item = v->items[i]->line;
+            if (l->fields == stream_fields) {
+                ((struct ts_config_topo_stream *)(void *)item)->shards = 1;
+            } else if (l->fields == trail_fields) {
+                ((struct ts_config_topo_trail *)(void *)item)->start_logging = true;
+            }
+            int rc = load_topo_item(x, v->items[i], l, item);
+            if (rc) {
+                return rc;
+            }
+            *count = i + 1;
+        }
+    }
+    if (!t->account[0]) {
+        return fail(x, m->line, "topology", "an entry needs an 'account'");
+    }
+    return 0;
+}
+
+static int load_topology(struct ctx *x, struct ts_config *c, const struct ts_yaml_node *seq)
+{
+    if (seq->type != TS_YAML_SEQ) {
+        return fail(x, seq->line, "topology", "expected a list of {account: ..., ...} entries");
+    }
+    if (c->topology) {
+        return fail(x, seq->line, "topology", "appears twice");
+    }
+    c->topology = ts_calloc(seq->n_items ? seq->n_items : 1, sizeof(*c->topology));
+    if (!c->topology) {
+        return fail(x, seq->line, "topology", "out of memory");
+    }
+    for (size_t i = 0; i < seq->n_items; i++) {
+        struct ts_config_topology *t = &c->topology[i];
+        c->n_topology = i + 1;
+        t->line = seq->items[i]->line;
+        ts_strlcpy(t->region, "us-east-1", sizeof(t->region));
+        int rc = load_topo_entry(x, seq->items[i], t);
+        if (rc) {
+            return rc;
+        }
+    }
+    return 0;
+}
+
+/* Cross-checks that need the whole file: every topology account is configured and has an
+ * access key to provision with. */
+static int check_topology(struct ctx *x, const struct ts_config *c)
+{
+    for (size_t i = 0; i < c->n_topology; i++) {
+        const struct ts_config_topology *t = &c->topology[i];
+        const struct ts_config_account *a = NULL;
+        for (size_t k = 0; k < c->n_accounts; k++) {
+            if (strcmp(c->accounts[k].id, t->account) == 0) {
+                a = &c->accounts[k];
+            }
+        }
+        if (!a) {
+            return fail(x, t->line, "topology.account", "account %s is not in 'accounts'",
+                        t->account);
+        }
+        size_t keys = a->n_root_keys;
+        for (size_t u = 0; u < a->n_users; u++) {
+            keys += a->users[u].n_keys;
+        }
+        if (!keys) {
+            return fail(x, t->line, "topology.account",
+                        "account %s has no access key to provision with", t->account);
+        }
+    }
+    return 0;
+}
+
 static int load_tree(struct ctx *x, const struct ts_yaml_node *root, struct ts_config *c)
 {
     if (root->type != TS_YAML_MAP) {
@@ -476,10 +794,14 @@ static int load_tree(struct ctx *x, const struct ts_yaml_node *root, struct ts_c
             rc = load_section(x, c, v, storage_keys, "storage");
         } else if (strcmp(k, "log") == 0) {
             rc = load_section(x, c, v, log_keys, "log");
+        } else if (strcmp(k, "kinesis") == 0) {
+            rc = load_section(x, c, v, kinesis_keys, "kinesis");
         } else if (strcmp(k, "quickstart") == 0) {
             rc = load_section(x, c, v, quickstart_keys, "quickstart");
         } else if (strcmp(k, "accounts") == 0) {
             rc = load_accounts(x, c, v);
+        } else if (strcmp(k, "topology") == 0) {
+            rc = load_topology(x, c, v);
         } else {
             rc = fail(x, root->items[i]->line, k, "unknown key");
         }
@@ -487,7 +809,7 @@ static int load_tree(struct ctx *x, const struct ts_yaml_node *root, struct ts_c
             return rc;
         }
     }
-    return 0;
+    return check_topology(x, c);
 }
 
 static int load_common(struct ctx *x, struct ts_yaml_node *root, struct ts_config *c)
@@ -506,11 +828,13 @@ static int load_common(struct ctx *x, struct ts_yaml_node *root, struct ts_confi
 int ts_config_load(const char *path, struct ts_config *c, char *err, size_t err_len)
 {
     struct ctx x = {path, err, err_len};
+    ts_strlcpy(c->path, path, sizeof(c->path));
     return load_common(&x, ts_yaml_load_file(path, err, err_len), c);
 }
 
 int ts_config_load_string(const char *text, struct ts_config *c, char *err, size_t err_len)
 {
     struct ctx x = {"<string>", err, err_len};
+    ts_strlcpy(c->path, "<string>", sizeof(c->path));
     return load_common(&x, ts_yaml_load_string(text, strlen(text), err, err_len), c);
 }

@@ -29,6 +29,65 @@ struct ts_config_account {
     size_t n_root_keys;
 };
 
+/* The topology section: resources provisioned at start (apps/topology.c), one entry per account
+ * and region. Every item keeps the line it was declared on, for error messages. */
+#define TS_CONFIG_MAX_ALLOW 32
+
+struct ts_config_topo_stream {
+    int line;
+    char name[129];
+    int64_t shards;
+};
+
+struct ts_config_topo_destination {
+    int line;
+    char name[513];
+    char target_stream[129];
+    char role_arn[257];
+    char allow_accounts[TS_CONFIG_MAX_ALLOW][13];
+    size_t n_allow_accounts;
+};
+
+struct ts_config_topo_log_group {
+    int line;
+    char name[513];
+};
+
+struct ts_config_topo_trail {
+    int line;
+    char name[129];
+    char log_group[513];
+    char s3_bucket[64];
+    char role_arn[257];
+    bool start_logging;
+};
+
+struct ts_config_topo_filter {
+    int line;
+    char log_group[513];
+    char name[513];
+    char pattern[1025];
+    char destination[513];
+    char role_arn[257];
+    char distribution[16];
+};
+
+struct ts_config_topology {
+    int line;
+    char account[13];
+    char region[32];
+    struct ts_config_topo_stream *streams;
+    size_t n_streams;
+    struct ts_config_topo_destination *destinations;
+    size_t n_destinations;
+    struct ts_config_topo_log_group *log_groups;
+    size_t n_log_groups;
+    struct ts_config_topo_trail *trails;
+    size_t n_trails;
+    struct ts_config_topo_filter *filters;
+    size_t n_filters;
+};
+
 enum ts_config_fsync { TS_CONFIG_FSYNC_ALWAYS, TS_CONFIG_FSYNC_GROUP, TS_CONFIG_FSYNC_INTERVAL };
 
 struct ts_config {
@@ -49,12 +108,18 @@ struct ts_config {
     int64_t segment_age_ms;
     /* log */
     int64_t log_level;
+    /* kinesis */
+    int64_t kinesis_limits; /* 0 off, 1 aws: per-shard throughput limits enforced */
     /* quick start */
     char credentials_file[1024]; /* relative paths are inside data_dir; unset = don't write */
     char region[32];             /* region written into the credentials file's profiles */
     /* accounts */
     struct ts_config_account *accounts;
     size_t n_accounts;
+    /* topology (provisioned at start, in order) */
+    struct ts_config_topology *topology;
+    size_t n_topology;
+    char path[1024]; /* the file loaded ("<string>" for strings), for topology messages */
 };
 
 /* Fills c with the defaults. */

@@ -13,6 +13,7 @@
 
 #include "cmds.h"
 #include "config.h"
+#include "topology.h"
 #include "trailstream/ts_aws.h"
 #include "trailstream/ts_cloudtrail.h"
 #include "trailstream/ts_delivery.h"
@@ -129,7 +130,8 @@ static void logs_destroy(void *h)
 
 static int kinesis_create(struct app *app, void **out)
 {
-    int rc = ts_kinesis_create(&app->svc, NULL, &app->kinesis);
+    struct ts_kinesis_opts ko = {.limits_aws = app->cfg.kinesis_limits == 1};
+    int rc = ts_kinesis_create(&app->svc, &ko, &app->kinesis);
     *out = app->kinesis;
     return rc;
 }
@@ -554,6 +556,18 @@ int ts_cmd_serve(int argc, char **argv)
         goto out;
     }
     atomic_store(&app.delivery, delivery);
+    /* The config's topology, provisioned through the router now that every service (and the
+     * CloudTrail hook) is in place, before the port opens. */
+    char topology_line[256] = "";
+    if (app.cfg.n_topology) {
+        struct ts_topology_counts tc;
+        e = ts_topology_provision(&app.cfg, app.router, &tc, err, sizeof(err));
+        if (e) {
+            fprintf(stderr, "trailstream: cannot provision the topology: %s\n", err);
+            goto out;
+        }
+        ts_topology_summary(&tc, topology_line, sizeof(topology_line));
+    }
     char cred_path[2100];
     e = write_credentials(&app, cred_path, sizeof(cred_path));
     if (e) {
@@ -600,6 +614,9 @@ int ts_cmd_serve(int argc, char **argv)
         printf("try: AWS_SHARED_CREDENTIALS_FILE=%s AWS_ENDPOINT_URL=%s aws --profile %s sts "
                "get-caller-identity\n",
                cred_path, url, example);
+    }
+    if (topology_line[0]) {
+        printf("%s\n", topology_line);
     }
     fflush(stdout);
     TS_LOG_INFO("serve", "trailstream %s serving on %s, data in %s (fsync: %s)", TS_VERSION, url,

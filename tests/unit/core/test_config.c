@@ -75,6 +75,7 @@ static void test_config_errors(void)
                  "AKIAAAAAAAAAAAAAAAAA, secret: \"0123456789abcdef0\"}]\n",
                  "is used twice");
     expect_error("server: [1, 2]\n", "server: expected a mapping");
+    expect_error("kinesis:\n  limits: strict\n", "<string>:2: kinesis.limits: 'strict' is not one of: off, aws");
     expect_error("a: [1\n", "<string>:");
 }
 
