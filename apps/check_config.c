@@ -33,6 +33,13 @@ int ts_cmd_check_config(int argc, char **argv)
         printf("  account %s (%s): %zu users, %zu access keys\n", a->id,
                a->name[0] ? a->name : "unnamed", a->n_users, keys);
     }
+    for (size_t i = 0; i < c.n_topology; i++) {
+        const struct ts_config_topology *t = &c.topology[i];
+        printf("  topology of %s in %s: %zu streams, %zu destinations, %zu log groups, "
+               "%zu trails, %zu subscription filters\n",
+               t->account, t->region, t->n_streams, t->n_destinations, t->n_log_groups,
+               t->n_trails, t->n_filters);
+    }
     ts_config_free(&c);
     return 0;
 }

@@ -4,5 +4,6 @@
 
 int ts_cmd_serve(int argc, char **argv);
 int ts_cmd_check_config(int argc, char **argv);
+int ts_cmd_import(int argc, char **argv);
 
 #endif

@@ -17,6 +17,7 @@ static const struct command commands[] = {
     {"serve", ts_cmd_serve, "run the server (--config FILE --data-dir DIR --listen HOST:PORT)"},
     {"check-config", ts_cmd_check_config, "validate a config file and print a summary"},
     {"store-check", ts_cmd_store_check, "verify every segment and index of a store directory"},
+    {"import", ts_cmd_import, "import CloudTrail log files (--account ID --data-dir DIR FILE...)"},
 };
 
 static void usage(FILE *f)

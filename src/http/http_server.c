@@ -46,7 +46,8 @@ struct http_req {
 static void req_free(struct ts_http_server *s, struct http_req *r)
 {
     if (r->counted) {
-        atomic_fetch_sub(&s->in_flight, 1);
+        unsigned left = atomic_fetch_sub(&s->in_flight, 1) - 1;
+        ts_metric_set("ts_http_requests_in_flight", "", (double)left);
     }
     if (r->conn && r->conn->pending == r) {
         r->conn->pending = NULL;
@@ -85,7 +86,8 @@ static void *uri_cb(void *cls, const char *uri, struct MHD_Connection *con)
     ts_buf_init(&r->body, s->opts.max_body_bytes);
     r->start_ns = ts_mono_ns();
     r->counted = true;
-    atomic_fetch_add(&s->in_flight, 1);
+    unsigned now = atomic_fetch_add(&s->in_flight, 1) + 1;
+    ts_metric_set("ts_http_requests_in_flight", "", (double)now);
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(con, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
     r->conn = ci ? ci->socket_context : NULL;

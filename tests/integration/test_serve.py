@@ -112,9 +112,15 @@ class ServeLifecycleTest(unittest.TestCase):
         head += f"Host: 127.0.0.1:{s.port}\r\nContent-Length: {len(body)}\r\n\r\n"
         sock = socket.create_connection(("127.0.0.1", s.port))
         sock.sendall(head.encode() + body[:10])
-        # The request is in flight (headers in, body incomplete) when the signal arrives.
-        harness.wait_for(lambda: s.proc.poll() is None and "SIGTERM" not in s.stderr_text(),
-                         what="server running")
+        # The request is in flight (headers in, body incomplete) when the signal arrives:
+        # /metrics counts it plus the /metrics request itself.
+        def in_flight():
+            _, text = s.get("/metrics")
+            for line in text.splitlines():
+                if line.startswith("ts_http_requests_in_flight "):
+                    return float(line.split()[1]) >= 2
+            return False
+        harness.wait_for(in_flight, what="the partial request in flight")
         s.proc.send_signal(signal.SIGTERM)
         harness.wait_for(lambda: "SIGTERM received" in s.stderr_text(), what="stop begun")
         self.assertIsNone(s.proc.poll())

@@ -91,9 +91,68 @@ static void test_listen_parse(void)
     TEST_CHECK(ts_config_parse_listen("127.0.0.1", &c) != 0);
 }
 
+#define TOPO_ACCOUNTS                                                                          \
+    "accounts:\n  - id: \"111111111111\"\n    root_access_keys: [{id: AKIAAAAAAAAAAAAAAAAA, "   \
+    "secret: \"0123456789abcdef0123\"}]\n"                                                      \
+    "  - id: \"222222222222\"\n    users: [{name: dev}]\n"
+
+static void test_config_topology(void)
+{
+    struct ts_config c;
+    char err[512] = "";
+    int rc = load("topology:\n"
+                  "  - account: \"111111111111\"\n"
+                  "    kinesis_streams: [{name: audit, shards: 2}, {name: other}]\n"
+                  "    destinations: [{name: d, target_stream: audit, "
+                  "allow_accounts: [\"222222222222\"]}]\n"
+                  "  - account: \"111111111111\"\n    region: eu-west-1\n"
+                  "    log_groups: [{name: /g}]\n"
+                  "    trails: [{name: main, log_group: /g}]\n"
+                  "    subscription_filters: [{log_group: /g, name: f, pattern: \"\", "
+                  "destination: \"arn:aws:logs:us-east-1:111111111111:destination:d\"}]\n"
+                  TOPO_ACCOUNTS,
+                  &c, err);
+    TEST_CHECK_(rc == 0, "%s", err);
+    TEST_ASSERT(rc == 0);
+    TEST_ASSERT(c.n_topology == 2);
+    const struct ts_config_topology *t = &c.topology[0];
+    TEST_CHECK(strcmp(t->region, "us-east-1") == 0 && t->line == 2);
+    TEST_CHECK(t->n_streams == 2 && t->streams[0].shards == 2 && t->streams[1].shards == 1);
+    TEST_CHECK(t->streams[1].line == 3);
+    TEST_CHECK(t->n_destinations == 1 && t->destinations[0].n_allow_accounts == 1);
+    TEST_CHECK(strcmp(t->destinations[0].allow_accounts[0], "222222222222") == 0);
+    t = &c.topology[1];
+    TEST_CHECK(strcmp(t->region, "eu-west-1") == 0 && t->n_log_groups == 1);
+    TEST_CHECK(t->n_trails == 1 && t->trails[0].start_logging); /* the default */
+    TEST_CHECK(t->n_filters == 1 && t->filters[0].pattern[0] == '\0');
+    ts_config_free(&c);
+    TEST_CHECK(c.topology == NULL && c.n_topology == 0);
+
+    expect_error("topology:\n  - account: \"111111111111\"\n    kinesis_streams: [{nme: a}]\n"
+                 TOPO_ACCOUNTS,
+                 "<string>:3: topology.kinesis_streams.nme: unknown key");
+    expect_error("topology:\n  - account: \"333333333333\"\n" TOPO_ACCOUNTS,
+                 "<string>:2: topology.account: account 333333333333 is not in 'accounts'");
+    expect_error("topology:\n  - account: \"222222222222\"\n" TOPO_ACCOUNTS,
+                 "<string>:2: topology.account: account 222222222222 has no access key");
+    expect_error("topology:\n  - region: us-east-1\n", "<string>:2: topology: an entry needs");
+    expect_error("topology:\n  - account: \"111111111111\"\n    kinesis_streams: [{name: a, "
+                 "shards: 0}]\n" TOPO_ACCOUNTS,
+                 "<string>:3: topology.kinesis_streams.shards: '0' is not an integer in [1, 500]");
+    expect_error("topology:\n  - account: \"111111111111\"\n    trails: [{log_group: g}]\n",
+                 "<string>:3: topology.trails: 'name' is required");
+    expect_error("topology:\n  - account: \"111111111111\"\n    region: \"US East\"\n",
+                 "<string>:3: topology.region: expected a region name");
+    expect_error("topology:\n  - account: \"111111111111\"\n    destinations: [{name: d, "
+                 "target_stream: s, allow_accounts: [\"12\"]}]\n",
+                 "<string>:3: topology.destinations.allow_accounts: an account id is exactly");
+    expect_error("topology: {account: \"111111111111\"}\n", "<string>:1: topology: expected a list");
+}
+
 TEST_LIST = {
     {"config_valid", test_config_valid},
     {"config_errors", test_config_errors},
     {"listen_parse", test_listen_parse},
+    {"config_topology", test_config_topology},
     {NULL, NULL},
 };
