@@ -3,6 +3,7 @@
  * the router, serve HTTP until SIGTERM/SIGINT, then stop gracefully (in-flight requests finish,
  * storage is flushed and closed, exit 0).
  */
+#include <malloc.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -477,6 +478,10 @@ int ts_cmd_serve(int argc, char **argv)
     sigaddset(&sigs, SIGINT);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
+    /* Request bodies and batches of a few MB are allocated per request: keep them in the
+     * heap rather than fresh mmap()s, which would page-fault every page on every request. */
+    mallopt(M_MMAP_THRESHOLD, 64 << 20);
+    mallopt(M_TRIM_THRESHOLD, 256 << 20);
     /* The store keeps one descriptor per segment of every partition: allow as many as the
      * hard limit permits. */
     struct rlimit nofile;
@@ -626,7 +631,9 @@ int ts_cmd_serve(int argc, char **argv)
     sigwait(&sigs, &sig);
     TS_LOG_INFO("serve", "%s received: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
     /* Durability order: stop taking requests and let in-flight ones finish (their appends are
-     * already durable before they answer), then close the store, which syncs what is left. */
+     * durable before they answer, except CloudTrail records, which they only queue), then
+     * destroy the services (ts_cloudtrail_destroy drains that queue into the store), then
+     * close the store, which syncs what is left. */
     ts_http_server_stop(server, (int)app.cfg.shutdown_grace_ms);
     server = NULL;
     rc = 0;

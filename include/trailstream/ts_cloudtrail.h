@@ -7,9 +7,10 @@
  *     cloudtrail-event-reference-record-contents.html
  *
  * Recording: apps/ registers ts_cloudtrail_record_request as the router's completion hook. It
- * builds the record and appends it, durably, to the store partition
- * "cloudtrail/<account>/<region>/events" before the response leaves, so an answered call is
- * never missing from the trail. A trail-writer thread tails those partitions from durable
+ * builds the record and queues it; a recorder thread appends the queued records in batches to
+ * the store partition "cloudtrail/<account>/<region>/events" (the response does not wait for
+ * the fsync; a kill -9 can lose the records still queued, a graceful stop loses none: see
+ * docs/cloudtrail.md). A trail-writer thread tails those partitions from durable
  * cursors (ts_meta "checkpoint") and puts the records into each logging trail's log group
  * through the sink table apps/ gives (implemented over Logs). See docs/cloudtrail.md.
  */
@@ -51,16 +52,20 @@ struct ts_cloudtrail_opts {
  * or a thread error. */
 int ts_cloudtrail_create(const struct ts_services_ctx *ctx, const struct ts_cloudtrail_opts *o,
                          struct ts_cloudtrail **out);
-/* Stops the writer (its cursors are committed) and frees the service. NULL-safe. */
+/* Drains the recorder queue (every record queued so far becomes durable: call it before the
+ * store closes, after the last request), stops the writer (its cursors are committed) and
+ * frees the service. NULL-safe. */
 void ts_cloudtrail_destroy(struct ts_cloudtrail *ct);
 /* The CloudTrail operations table (awsJson1.1). */
 const struct ts_aws_service *ts_cloudtrail_service(struct ts_cloudtrail *ct);
 /* The CloudTrail Lake ingestion service (cloudtrail-data, rest-json). */
 const struct ts_aws_service *ts_cloudtrail_data_service(struct ts_cloudtrail *ct);
 
-/* The router's completion hook: records the call (ctx is the ts_cloudtrail). Never fails the
- * request; a record that cannot be stored is counted in ts_cloudtrail_record_errors_total and
- * logged. Any request thread. */
+/* The router's completion hook: records the call (ctx is the ts_cloudtrail) by queueing its
+ * record for the recorder thread; waits only while the queue is full (back-pressure), and for
+ * StopLogging/DeleteTrail until their record is durable. Never fails the request and never
+ * drops a queued record (failed appends are retried); a record that cannot be built is counted
+ * in ts_cloudtrail_record_errors_total and logged. Any request thread. */
 void ts_cloudtrail_record_request(void *ctx, const struct ts_aws_req *req, int status,
                                   const struct ts_aws_error *err);
 /* The store's append hook part: wakes the trail writer when `partition_name` is a CloudTrail
@@ -74,8 +79,8 @@ void ts_cloudtrail_notify(struct ts_cloudtrail *ct, const char *partition_name);
 int ts_cloudtrail_append(struct ts_cloudtrail *ct, const char *account, const char *region,
                          const char *const *records, const size_t *lens, const uint8_t *flags,
                          size_t n);
-/* Waits until the trail writer has delivered everything appended so far (or timeout_ms).
- * Returns 0 or TS_ETIMEDOUT. */
+/* Waits until every record queued so far is durable, then until the trail writer has
+ * delivered everything appended so far (or timeout_ms for each). Returns 0 or TS_ETIMEDOUT. */
 int ts_cloudtrail_flush(struct ts_cloudtrail *ct, int timeout_ms);
 
 /* ---------------------------------------------------------------- record building */

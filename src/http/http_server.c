@@ -263,6 +263,11 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *con, const ch
             r->too_large = true;
             return dispatch(s, con, r, method);
         }
+        /* Size the body buffer once: growing a megabyte body by doubling would copy it
+         * again and again. A failed reservation just leaves the buffer to grow. */
+        if (cl && ts_parse_i64(cl, &n) == 0 && n > 0) {
+            (void)ts_buf_reserve(&r->body, (size_t)n);
+        }
         return MHD_YES;
     }
     return dispatch(s, con, r, method);

@@ -14,6 +14,12 @@
 #define CT_MAX_TRAILS_PER_REGION 5 /* AWS quota: 5 trails per region */
 #define CT_INDEX_ACCOUNT "*"       /* ts_meta "trail" index: key "<owner>/<region>/<name>" */
 #define CT_HISTORY_MS (90LL * 86400 * 1000)
+#define CT_QUEUE_MAX_RECORDS 65536        /* recorder queue bound (records)... */
+#define CT_QUEUE_MAX_BYTES ((size_t)16 << 20) /* ...and bytes: the hook waits beyond */
+
+#define CT_STOP_RECORD_WAIT_MS 30000  /* StopLogging/DeleteTrail wait for their record */
+
+struct ct_rec_item;
 
 struct ts_cloudtrail {
     struct ts_services_ctx ctx;
@@ -33,13 +39,23 @@ struct ts_cloudtrail {
     bool stopping;
     bool writer_started;
     pthread_t writer;
+    /* recorder queue (ct_recorder.c), all guarded by q_lock */
+    pthread_mutex_t q_lock;
+    pthread_cond_t q_cond;         /* wakes the recorder */
+    pthread_cond_t q_space;        /* signalled when a pass freed room */
+    pthread_cond_t q_done_cond;    /* signalled when a pass is durable */
+    struct ct_rec_item *q_head;
+    struct ct_rec_item *q_tail;
+    size_t q_records;              /* queued + being appended */
+    size_t q_bytes;
+    uint64_t q_enqueued;           /* records ever enqueued (sequence of the last one) */
+    uint64_t q_done;               /* every record with sequence <= q_done is durable */
+    bool q_stopping;
+    bool recorder_started;
+    pthread_t recorder;
 };
 
 /* ct_service.c */
-/* Appends one stored record: [flags][resource type]\0[resource ARN]\0[record JSON]. */
-int ct_append_one(struct ts_cloudtrail *ct, const char *account, const char *region,
-                  uint8_t flags, const char *rtype, const char *rarn, const char *json,
-                  size_t len);
 /* Appends n records with one header (per-record flags) in one durable batch. */
 int ct_append_batch(struct ts_cloudtrail *ct, const char *account, const char *region,
                     const uint8_t *flags, const char *rtype, const char *rarn,
@@ -82,6 +98,21 @@ bool ct_trail_selects(const cJSON *trail, uint8_t flags, const char *rtype, cons
 /* ct_lookup.c */
 int ct_op_lookup_events(void *c, struct ts_aws_req *req, struct ts_aws_resp *resp,
                         struct ts_aws_error *err);
+
+/* ct_recorder.c: the recorder queue and thread */
+/* Frames a record and queues it for the recorder; waits while the queue is full. *seq (may be
+ * NULL) receives its sequence for ct_recorder_wait. Returns 0, TS_EINVAL (over
+ * TS_CT_RECORD_MAX) or TS_ENOMEM. Any thread. */
+int ct_recorder_enqueue(struct ts_cloudtrail *ct, const char *account, const char *region,
+                        uint8_t flags, const char *rtype, const char *rarn, const char *json,
+                        size_t len, uint64_t *seq);
+/* Waits until the record of sequence `seq` (UINT64_MAX: everything queued now) is durable.
+ * Returns 0 or TS_ETIMEDOUT (also when the recorder is not running). */
+int ct_recorder_wait(struct ts_cloudtrail *ct, uint64_t seq, int timeout_ms);
+/* Records durable so far (sequence), for the writer's stop logic. */
+uint64_t ct_recorder_done(struct ts_cloudtrail *ct);
+uint64_t ct_recorder_enqueued(struct ts_cloudtrail *ct);
+void *ct_recorder_main(void *arg);
 
 /* ct_writer.c: the trail writer thread */
 void *ct_writer_main(void *arg);

@@ -144,6 +144,8 @@ int ct_op_lookup_events(void *c, struct ts_aws_req *req, struct ts_aws_resp *res
     struct ts_cloudtrail *ct = c;
     const cJSON *in = req->input;
     int64_t max = 50;
+    /* Read your writes: every call answered before this one is in event history. */
+    ct_recorder_wait(ct, UINT64_MAX, 5000);
     const cJSON *mr = cJSON_GetObjectItemCaseSensitive(in, "MaxResults");
     if (mr && (!cJSON_IsNumber(mr) || mr->valuedouble < 1 || mr->valuedouble > 50)) {
         return ts_aws_fail(err, "InvalidMaxResultsException",

@@ -38,41 +38,6 @@ int ct_split_record(const uint8_t *data, size_t len, uint8_t *flags, const char 
     return 0;
 }
 
-int ct_append_one(struct ts_cloudtrail *ct, const char *account, const char *region,
-                  uint8_t flags, const char *rtype, const char *rarn, const char *json,
-                  size_t len)
-{
-    if (len > TS_CT_RECORD_MAX) {
-        return TS_EINVAL;
-    }
-    char pname[256];
-    ct_events_partition(account, region, pname, sizeof(pname));
-    struct ts_partition *p = NULL;
-    int rc = ts_store_partition(ct->ctx.store, pname, true, &p);
-    if (rc) {
-        return rc;
-    }
-    size_t tl = strlen(rtype), al = strlen(rarn);
-    struct ts_buf b;
-    ts_buf_init(&b, TS_CT_RECORD_MAX + 2048);
-    rc = ts_buf_addc(&b, (char)flags);
-    rc = rc ? rc : ts_buf_add(&b, rtype, tl + 1);
-    rc = rc ? rc : ts_buf_add(&b, rarn, al + 1);
-    rc = rc ? rc : ts_buf_add(&b, json, len);
-    if (!rc) {
-        struct ts_record_in rec = {b.data, b.len};
-        /* Durability: returns once the record is durable under the store's policy; the
-         * response of the recorded call is sent only after this (see docs/cloudtrail.md). */
-        uint64_t first = 0;
-        rc = ts_partition_append(p, &rec, 1, 0, &first);
-    }
-    ts_buf_free(&b);
-    if (!rc) {
-        atomic_fetch_add(&ct->appended, 1);
-    }
-    return rc;
-}
-
 int ct_append_batch(struct ts_cloudtrail *ct, const char *account, const char *region,
                     const uint8_t *flags, const char *rtype, const char *rarn,
                     const char *const *records, const size_t *lens, size_t n)
@@ -213,15 +178,24 @@ void ts_cloudtrail_record_request(void *ctx, const struct ts_aws_req *req, int s
     }
     uint8_t flags = (uint8_t)((cls.data ? TS_CT_F_DATA : 0) | (cls.read_only ? TS_CT_F_READONLY
                                                                               : 0));
+    /* Durability: the record is queued, not yet durable, when the response leaves; the
+     * recorder appends it within one pass (see ct_recorder.c and docs/cloudtrail.md). */
+    uint64_t seq = 0;
     rc = rc ? rc
-            : ct_append_one(ct, req->caller.account, ev.region, flags,
-                            cls.resource_type ? cls.resource_type : "", arn, b.data, b.len);
+            : ct_recorder_enqueue(ct, req->caller.account, ev.region, flags,
+                                  cls.resource_type ? cls.resource_type : "", arn, b.data, b.len,
+                                  &seq);
     if (rc) {
         ts_metric_add("ts_cloudtrail_record_errors_total", "", 1);
         TS_LOG_ERROR("cloudtrail", "cannot record %s for %s: %s", req->op->name,
                      req->caller.account, ts_strerror(rc));
-    } else {
-        ts_metric_add("ts_cloudtrail_records_total", "", 1);
+    } else if (strcmp(req->service->name, "cloudtrail") == 0 &&
+               (strcmp(req->op->name, "StopLogging") == 0 ||
+                strcmp(req->op->name, "DeleteTrail") == 0)) {
+        /* StopLogging and DeleteTrail are recorded first: they answer only once their record
+         * (and every record queued before it) is durable, so the trail writer, which delivers
+         * until it meets that record, finds it right after the stop (ct_writer.c). */
+        ct_recorder_wait(ct, seq, CT_STOP_RECORD_WAIT_MS);
     }
     ts_buf_free(&b);
     cJSON_Delete(parsed);
@@ -251,8 +225,12 @@ void ts_cloudtrail_notify(struct ts_cloudtrail *ct, const char *partition_name)
 
 int ts_cloudtrail_flush(struct ts_cloudtrail *ct, int timeout_ms)
 {
-    uint64_t target = atomic_load(&ct->appended);
     int64_t deadline = ts_clock_now_ms(&ts_clock_real) + timeout_ms;
+    /* First everything queued by the recorder so far, then its delivery. */
+    if (ct->recorder_started && ct_recorder_wait(ct, UINT64_MAX, timeout_ms) != 0) {
+        return TS_ETIMEDOUT;
+    }
+    uint64_t target = atomic_load(&ct->appended);
     pthread_mutex_lock(&ct->lock);
     ct->wakeups++;
     pthread_cond_signal(&ct->cond);
@@ -348,7 +326,17 @@ int ts_cloudtrail_create(const struct ts_services_ctx *ctx, const struct ts_clou
     pthread_mutex_init(&ct->lock, NULL);
     pthread_cond_init(&ct->cond, NULL);
     pthread_cond_init(&ct->idle_cond, NULL);
+    pthread_mutex_init(&ct->q_lock, NULL);
+    pthread_cond_init(&ct->q_cond, NULL);
+    pthread_cond_init(&ct->q_space, NULL);
+    pthread_cond_init(&ct->q_done_cond, NULL);
     atomic_store(&ct->data_trails, ct_count_data_trails(ct));
+    int prc = pthread_create(&ct->recorder, NULL, ct_recorder_main, ct);
+    if (prc) {
+        ts_cloudtrail_destroy(ct);
+        return -prc;
+    }
+    ct->recorder_started = true;
     if (!(o && o->no_writer)) {
         int rc = pthread_create(&ct->writer, NULL, ct_writer_main, ct);
         if (rc) {
@@ -366,6 +354,15 @@ void ts_cloudtrail_destroy(struct ts_cloudtrail *ct)
     if (!ct) {
         return;
     }
+    if (ct->recorder_started) {
+        /* Durability order: drain the recorder (every queued record becomes durable) before
+         * the writer stops and before apps/ closes the store. */
+        pthread_mutex_lock(&ct->q_lock);
+        ct->q_stopping = true;
+        pthread_cond_signal(&ct->q_cond);
+        pthread_mutex_unlock(&ct->q_lock);
+        pthread_join(ct->recorder, NULL);
+    }
     if (ct->writer_started) {
         pthread_mutex_lock(&ct->lock);
         ct->stopping = true;
@@ -377,6 +374,10 @@ void ts_cloudtrail_destroy(struct ts_cloudtrail *ct)
     pthread_cond_destroy(&ct->cond);
     pthread_cond_destroy(&ct->idle_cond);
     pthread_mutex_destroy(&ct->lock);
+    pthread_cond_destroy(&ct->q_cond);
+    pthread_cond_destroy(&ct->q_space);
+    pthread_cond_destroy(&ct->q_done_cond);
+    pthread_mutex_destroy(&ct->q_lock);
     ts_free(ct);
 }
 

@@ -46,6 +46,9 @@ struct trail_rt {
     int64_t start_ms;
     int64_t stop_ms;
     int64_t stop_deadline; /* records appended after this are not delivered (stopping) */
+    bool settle_taken;     /* settle_seq was read after stop_deadline passed */
+    bool holding;          /* a record after the deadline waits for the recorder to settle */
+    uint64_t settle_seq;   /* recorder sequence queued once the deadline had passed */
     char stop_req[40];
     cJSON *doc;
     char members[8][13];
@@ -257,6 +260,22 @@ static bool external_for(const struct trail_rt *t, const char *rarn)
     return false;
 }
 
+/* Whether a stopping trail's deadline may cut delivery: the recording is asynchronous
+ * (ct_recorder.c), so a record appended after the deadline may still belong to a call answered
+ * before the stop. The deadline applies only once every record queued after it had passed is
+ * durable: by then the StopLogging/DeleteTrail record, if it was recorded at all, is stored. */
+static bool stop_settled(struct writer *w, struct trail_rt *t, int64_t now)
+{
+    if (now <= t->stop_deadline) {
+        return false;
+    }
+    if (!t->settle_taken) {
+        t->settle_seq = ct_recorder_enqueued(w->ct);
+        t->settle_taken = true;
+    }
+    return ct_recorder_done(w->ct) >= t->settle_seq;
+}
+
 /* Delivers what is new in one partition for one trail. Returns the number of records
  * consumed (delivered or skipped), or a negative error. */
 static int deliver(struct writer *w, struct trail_rt *t, const char *pname, int64_t now)
@@ -280,6 +299,8 @@ static int deliver(struct writer *w, struct trail_rt *t, const char *pname, int6
     if (c->offset >= ts_partition_end_offset(p)) {
         return 0;
     }
+    /* Read before the partition so a settled recorder's records are all in this read. */
+    bool settled = !t->logging && stop_settled(w, t, now);
     size_t n = 0;
     uint64_t next = c->offset;
     rc = ts_partition_read(p, c->offset, w->buf, READ_BUF, w->recs, READ_RECS, &n, &next);
@@ -324,7 +345,11 @@ static int deliver(struct writer *w, struct trail_rt *t, const char *pname, int6
             continue;
         }
         if (!t->logging && r->ts_ms > t->stop_deadline) {
-            stop_now = true;
+            if (settled) {
+                stop_now = true;
+            } else {
+                t->holding = true; /* retried on the next pass (200 ms while stopping) */
+            }
             break;
         }
         upto = r->offset + 1;
@@ -422,6 +447,7 @@ static int run_trail(struct writer *w, struct trail_rt *t, int64_t now)
     }
     int work = 0;
     bool all_done = true;
+    t->holding = false;
     for (int i = 0; i < MAX_PARTS && parts[i][0]; i++) {
         char want[64];
         snprintf(want, sizeof(want), "/%s/events", t->home);
@@ -438,7 +464,7 @@ static int run_trail(struct writer *w, struct trail_rt *t, int64_t now)
             all_done = false;
         }
     }
-    if (!t->logging && all_done && now > t->stop_ms + STOP_GRACE_MS) {
+    if (!t->logging && all_done && !t->holding && now > t->stop_ms + STOP_GRACE_MS) {
         t->drained = true;
         if (t->deleted) {
             drop_tombstone(w, t);
