@@ -4,6 +4,7 @@ TEST_BUILD_DIR ?= build/test
 DATA_DIR       ?= var
 CONFIG         ?= conf/trailstream.yaml
 JOBS           ?= $(shell nproc)
+MAKEFLAGS      += --no-print-directory
 
 .PHONY: all deps build run test test-build bench fuzz clean
 
