@@ -34,6 +34,9 @@ struct ts_delivery_opts {
     int backoff_min_ms;                    /* first retry delay after a failed put [100] */
     int backoff_max_ms;                    /* retry delay cap [5000] */
     int gzip_level;                        /* libdeflate level of payloads [1] */
+    int drain_grace_ms;                    /* a deleted filter whose deletion record was not
+                                              seen drains up to the streams' ends this long
+                                              after the deletion [5000] */
     size_t payload_json_max;               /* uncompressed JSON per payload [1 MiB - 4 KiB];
                                               tests lower it to force splitting */
 };

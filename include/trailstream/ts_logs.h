@@ -121,6 +121,10 @@ struct ts_logs_subscription {
     int64_t creation_ms;         /* events ingested before this are not delivered */
     const char *disabled;        /* NULL, or why delivery is paused (the destination was
                                     deleted, or its policy no longer allows the account) */
+    const char *drain_key;       /* NULL, or the filter was deleted and drains: its document
+                                    key, for ts_logs_subscription_drained */
+    int64_t delete_ms;           /* draining: when DeleteSubscriptionFilter was answered */
+    const char *delete_request_id; /* draining: that call's request id (may be NULL) */
 };
 
 typedef int (*ts_logs_subscription_fn)(void *arg, const struct ts_logs_subscription *s);
@@ -128,6 +132,10 @@ typedef int (*ts_logs_subscription_fn)(void *arg, const struct ts_logs_subscript
  * their target stream and re-checking their access policy. A non-zero return stops and is
  * returned. Returns 0 or a storage error. Any thread (reads the metadata store). */
 int ts_logs_each_subscription(struct ts_logs *l, ts_logs_subscription_fn fn, void *arg);
+/* Removes the document of a draining filter (drain_key of ts_logs_subscription) once the
+ * delivery layer has delivered everything it owed. Returns 0 (also when already gone),
+ * TS_EINVAL (not a draining key) or a storage error. Any thread. */
+int ts_logs_subscription_drained(struct ts_logs *l, const char *account, const char *drain_key);
 /* A counter bumped by every change to subscription filters or destinations. Any thread. */
 uint64_t ts_logs_subscriptions_gen(struct ts_logs *l);
 

@@ -14,6 +14,12 @@
  * the last committed cursor, so every acknowledged event is delivered at least once, and the
  * only duplicates are payloads put after the last cursor commit.
  *
+ * Deletion. A deleted filter drains (docs/delivery.md, Deletion): Logs keeps its document
+ * under a draining key, and the dispatcher keeps delivering it up to a drain point - the end
+ * offsets of the group's streams once the DeleteSubscriptionFilter call's own CloudTrail
+ * record has been read from the group (or, when none arrives, once the grace period after the
+ * deletion has passed) - then removes the document and the cursors.
+ *
  * Locking. `mu` guards the structure of the subscription/tail lists and the hash of tails by
  * partition, the dirty/discover/wake flags and the durable cursors shared with the
  * checkpointer. Only the dispatcher changes the structure; it reads its own fields without the
@@ -36,6 +42,7 @@
 #define METRICS_EVERY_MS 100
 #define CKPT_PREFIX "logs-sub/"
 #define NAME_MAX_ 513
+#define DRAIN_MAX_MS (15 * 60 * 1000) /* a drain that cannot deliver is abandoned after this */
 
 struct dl_sub;
 
@@ -49,6 +56,7 @@ struct dl_tail {
     char ckpt_key[NAME_MAX_ + 80];
     char pkey[33];         /* ByLogStream partition key: stable per log stream */
     uint64_t cursor;       /* dispatcher: next offset to examine */
+    uint64_t drain_to;     /* dispatcher: the drain point (draining, drain_fixed) */
     bool work;             /* dispatcher: taken for this cycle */
     /* guarded by mu */
     bool dirty;            /* new records (or a retry) to look at */
@@ -77,6 +85,12 @@ struct dl_sub {
     int64_t retry_at;            /* backoff: no put before this time */
     int backoff_ms;
     bool failing;
+    /* dispatcher-private: the filter was deleted and drains */
+    bool draining;
+    bool drain_fixed;            /* the tails' drain_to are set */
+    int64_t delete_ms;
+    char rid_needle[80];         /* "requestID":"<id>" of the deletion call, or "" */
+    char drain_key[1200];        /* its document, for ts_logs_subscription_drained */
 };
 
 /* A compressed payload waiting for its (batched) put, and the cursor it completes. */
@@ -480,6 +494,16 @@ static int reload_one(void *arg, const struct ts_logs_subscription *ls)
     }
     s->creation_ms = ls->creation_ms;
     s->random = ls->random;
+    if (ls->drain_key && !s->draining) {
+        /* Deleted: same id, same cursors; from now on it only drains. */
+        s->draining = true;
+        s->delete_ms = ls->delete_ms;
+        ts_strlcpy(s->drain_key, ls->drain_key, sizeof(s->drain_key));
+        if (ls->delete_request_id && ls->delete_request_id[0]) {
+            snprintf(s->rid_needle, sizeof(s->rid_needle), "\"requestID\":\"%s\"",
+                     ls->delete_request_id);
+        }
+    }
     if (strcmp(s->target, ls->target_arn) != 0) {
         s->retry_at = 0; /* a new target gets a fresh chance at once */
         s->backoff_ms = 0;
@@ -520,7 +544,8 @@ static void reload(struct ts_delivery *d)
     for (struct dl_sub *s = d->subs, *next; s; s = next) {
         next = s->next;
         if (!s->seen) {
-            /* The filter was deleted: stop now and forget its cursors. */
+            /* The document is gone (its log group was deleted): stop now and forget the
+             * cursors. */
             char prefix[NAME_MAX_ + 80];
             snprintf(prefix, sizeof(prefix), CKPT_PREFIX "%s|", s->id);
             queue_ckpt_delete(d, s->account, prefix);
@@ -532,8 +557,11 @@ static void reload(struct ts_delivery *d)
     pthread_mutex_unlock(&d->mu);
     while (gone) {
         struct dl_sub *next = gone->next;
-        ts_metric_set("ts_delivery_lag_events", gone->labels, 0);
-        ts_metric_set("ts_delivery_lag_ms", gone->labels, 0);
+        if (!gone->draining) {
+            /* A draining filter's labels may already belong to its successor. */
+            ts_metric_set("ts_delivery_lag_events", gone->labels, 0);
+            ts_metric_set("ts_delivery_lag_ms", gone->labels, 0);
+        }
         TS_LOG_INFO("delivery", "subscription %s stopped (filter deleted)", gone->labels);
         sub_free(gone);
         gone = next;
@@ -612,6 +640,8 @@ static int discover_one(void *arg, const char *stream, uint64_t stream_id)
         ts_free(t);
         return rc == TS_ECLOSED ? 0 : rc;
     }
+    /* A stream found after the drain point was fixed owes nothing. */
+    t->drain_to = t->cursor;
     pthread_mutex_lock(&d->mu);
     t->durable = t->cursor;
     t->dirty = true;
@@ -800,6 +830,85 @@ static void sub_failed(struct ts_delivery *d, struct dl_sub *s, int rc)
     s->failing = true;
 }
 
+/* Fixes a draining subscription's drain point at the current end of each tail. Dispatcher. */
+static void drain_fix(struct ts_delivery *d, struct dl_sub *s)
+{
+    for (struct dl_tail *t = s->tails; t; t = t->next) {
+        t->drain_to = ts_partition_end_offset(t->p);
+    }
+    s->drain_fixed = true;
+    pthread_mutex_lock(&d->mu);
+    for (struct dl_tail *t = s->tails; t; t = t->next) {
+        t->dirty = true;
+    }
+    pthread_mutex_unlock(&d->mu);
+}
+
+/* Whether a draining subscription has something to decide now: its grace period is over
+ * without a drain point, its tails reached the drain point, or it must be given up. */
+static bool drain_ready(const struct ts_delivery *d, const struct dl_sub *s, int64_t now)
+{
+    if (!s->draining || s->retry_at > now) {
+        return false;
+    }
+    if (now > s->delete_ms + DRAIN_MAX_MS ||
+        (s->disabled[0] && now > s->delete_ms + d->o.drain_grace_ms)) {
+        return true;
+    }
+    if (!s->drain_fixed) {
+        return now > s->delete_ms + d->o.drain_grace_ms;
+    }
+    for (const struct dl_tail *t = s->tails; t; t = t->next) {
+        if (t->cursor < t->drain_to) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Advances a draining subscription: fixes its drain point when the grace period is over, and
+ * once every tail reached it (or the drain must be given up) removes the document, then the
+ * cursors, then the subscription. Returns true when s was freed. Dispatcher thread. */
+static bool drain_step(struct ts_delivery *d, struct dl_sub *s)
+{
+    int64_t now = now_ms(d);
+    if (!drain_ready(d, s, now)) {
+        return false;
+    }
+    bool give_up = now > s->delete_ms + DRAIN_MAX_MS ||
+                   (s->disabled[0] && now > s->delete_ms + d->o.drain_grace_ms);
+    if (!s->drain_fixed && !give_up) {
+        /* No deletion record was seen (no trail delivers into this group, or it was already
+         * behind the cursors at a restart): deliver up to where the streams end now. */
+        drain_fix(d, s);
+        if (!drain_ready(d, s, now)) {
+            return false;
+        }
+    }
+    if (give_up) {
+        TS_LOG_WARN("delivery", "%s: deleted filter could not drain (%s); giving up",
+                    s->labels, s->disabled[0] ? s->disabled : "target failing");
+    }
+    /* Durability order: the document goes first. A crash before that resumes the drain at
+     * restart; a crash after it leaves orphan cursors, swept at the next start. */
+    int rc = ts_logs_subscription_drained(d->o.logs, s->account, s->drain_key);
+    if (rc) {
+        TS_LOG_WARN("delivery", "%s: removing the drained filter failed: %s (retrying)",
+                    s->labels, ts_strerror(rc));
+        s->retry_at = now + d->o.backoff_max_ms;
+        return false;
+    }
+    char prefix[NAME_MAX_ + 80];
+    snprintf(prefix, sizeof(prefix), CKPT_PREFIX "%s|", s->id);
+    pthread_mutex_lock(&d->mu);
+    queue_ckpt_delete(d, s->account, prefix);
+    sub_remove(d, s);
+    pthread_mutex_unlock(&d->mu);
+    TS_LOG_INFO("delivery", "subscription %s stopped (deleted filter drained)", s->labels);
+    sub_free(s);
+    return true;
+}
+
 /* Delivers what a tail has from its cursor (at most PAYLOADS_PER_TURN payloads). Returns 0,
  * 1 when more is left for another turn, TS_ECLOSED when the stream was deleted, or a put
  * error (the subscription backs off). */
@@ -815,6 +924,9 @@ static int process_tail(struct ts_delivery *d, struct dl_tail *t)
         t->cursor = start;
     }
     uint64_t end = ts_partition_end_offset(t->p);
+    if (s->draining && s->drain_fixed) {
+        end = TS_MIN(end, t->drain_to);
+    }
     struct builder b = {0, 0};
     d->n_pend = 0;
     d->pend_bytes = 0;
@@ -843,9 +955,15 @@ static int process_tail(struct ts_delivery *d, struct dl_tail *t)
         for (size_t i = 0; i < n; i++) {
             const struct ts_record *r = &d->recs[i];
             struct ts_logs_event ev;
-            bool match = !r->gap &&
-                         ts_logs_decode_record(r->data, r->len, r->ts_ms, r->offset, &ev) == 0 &&
-                         ts_pattern_match(s->pattern, ev.message, ev.message_len);
+            bool decoded = !r->gap &&
+                           ts_logs_decode_record(r->data, r->len, r->ts_ms, r->offset, &ev) == 0;
+            if (decoded && s->draining && !s->drain_fixed && s->rid_needle[0] &&
+                memmem(ev.message, ev.message_len, s->rid_needle, strlen(s->rid_needle))) {
+                /* The deletion's own CloudTrail record reached the group: the drain point
+                 * is where the group's streams end now (at or after that append). */
+                drain_fix(d, s);
+            }
+            bool match = decoded && ts_pattern_match(s->pattern, ev.message, ev.message_len);
             uint64_t after = r->gap ? r->gap_end : r->offset + 1;
             if (!match) {
                 pos = after;
@@ -893,6 +1011,9 @@ static void update_metrics(struct ts_delivery *d)
 {
     int64_t now = now_ms(d);
     for (struct dl_sub *s = d->subs; s; s = s->next) {
+        if (s->draining) {
+            continue; /* its labels may already belong to a new filter of the same name */
+        }
         uint64_t lag = 0;
         int64_t oldest = now;
         for (struct dl_tail *t = s->tails; t; t = t->next) {
@@ -944,6 +1065,13 @@ static void *dispatcher_main(void *arg)
         int64_t deadline = now + d->o.safety_wait_ms;
         bool any = false;
         for (struct dl_sub *s = d->subs; s; s = s->next) {
+            if (s->draining) {
+                any |= drain_ready(d, s, now);
+                int64_t grace_end = s->delete_ms + d->o.drain_grace_ms + 1;
+                if (!s->drain_fixed && grace_end > now) {
+                    deadline = TS_MIN(deadline, grace_end); /* wake up to fix the point */
+                }
+            }
             if (s->disabled[0]) {
                 continue;
             }
@@ -997,7 +1125,8 @@ static void *dispatcher_main(void *arg)
         d->caught_up = false;
         pthread_mutex_unlock(&d->mu);
 
-        for (struct dl_sub *s = d->subs; s; s = s->next) {
+        for (struct dl_sub *s = d->subs, *snext; s; s = snext) {
+            snext = s->next;
             pthread_mutex_lock(&d->mu);
             bool disc = s->discover && !s->disabled[0];
             if (disc) {
@@ -1044,6 +1173,9 @@ static void *dispatcher_main(void *arg)
                     t->dirty = true; /* more to do, or a retry after the backoff */
                 }
                 pthread_mutex_unlock(&d->mu);
+            }
+            if (s->draining) {
+                drain_step(d, s);
             }
         }
         if (now_ms(d) - d->metrics_at >= METRICS_EVERY_MS) {
@@ -1160,6 +1292,7 @@ int ts_delivery_create(const struct ts_delivery_opts *opts, struct ts_delivery *
     d->o.safety_wait_ms = d->o.safety_wait_ms > 0 ? d->o.safety_wait_ms : 1000;
     d->o.backoff_min_ms = d->o.backoff_min_ms > 0 ? d->o.backoff_min_ms : 100;
     d->o.backoff_max_ms = d->o.backoff_max_ms > 0 ? d->o.backoff_max_ms : 5000;
+    d->o.drain_grace_ms = d->o.drain_grace_ms > 0 ? d->o.drain_grace_ms : 5000;
     d->o.gzip_level = d->o.gzip_level > 0 ? d->o.gzip_level : 1;
     if (!d->o.payload_json_max || d->o.payload_json_max > TS_LOGS_PAYLOAD_MAX - 4096) {
         d->o.payload_json_max = TS_LOGS_PAYLOAD_MAX - 4096;

@@ -3,8 +3,8 @@ stream, a Logs destination on it and a policy allowing the source account; the s
 has a log group, a logging trail delivering into it and a subscription filter to the
 destination. The source account's API calls arrive on the security account's stream as
 CloudTrail records (GetRecords -> gzip -> DATA_MESSAGE -> log events -> records), and the
-source account cannot stop that flow without the stopping call (StopLogging, DeleteTrail)
-appearing on the stream first. Every wait is bounded."""
+source account cannot stop that flow without the stopping call (StopLogging, DeleteTrail,
+DeleteSubscriptionFilter) appearing on the stream first. Every wait is bounded."""
 
 import gzip
 import json
@@ -140,16 +140,46 @@ class PipelineTest(harness.ServerTestCase):
         self.assertStopArrives(stream, "DeleteTrail", rid)
         self.assertServerUp()
 
-    @unittest.skip("not implemented: DeleteSubscriptionFilter removes the filter before its "
-                   "own record reaches the log group (docs/cloudtrail.md, Not done yet)")
     def test_delete_subscription_filter_is_delivered_first(self):
         stream, _, group, tag = self.pipeline()
         self.calls_arrive(stream, tag)
         rid = self.src_logs.delete_subscription_filter(
             logGroupName=group, filterName="ToSecurity")["ResponseMetadata"]["RequestId"]
+        # Gone from the API at once, while it drains.
+        self.assertEqual(self.src_logs.describe_subscription_filters(logGroupName=group)[
+            "subscriptionFilters"], [])
         recs = stream.find(lambda r: r.get("requestID") == rid, "DeleteSubscriptionFilter")
         self.assertEqual(recs[0]["eventName"], "DeleteSubscriptionFilter")
+        self.assertEqual(recs[0]["userIdentity"]["accountId"], SRC)
+        # The drain ended at that record: a later call is not delivered.
+        after = self.src_logs.create_log_group(logGroupName=f"/after/{tag}")[
+            "ResponseMetadata"]["RequestId"]
+        deadline = time.monotonic() + 1.0
+        while time.monotonic() < deadline:
+            time.sleep(0.1)
+            self.assertFalse([r for r in stream.poll() if r.get("requestID") == after])
+        self.assertServerUp()
 
+    def test_deleted_filter_frees_its_name_and_slot_at_once(self):
+        stream, _, group, tag = self.pipeline()
+        self.calls_arrive(stream, tag)
+        dest = self.src_logs.describe_subscription_filters(logGroupName=group)[
+            "subscriptionFilters"][0]["destinationArn"]
+        rid = self.src_logs.delete_subscription_filter(
+            logGroupName=group, filterName="ToSecurity")["ResponseMetadata"]["RequestId"]
+        # While the old filter drains, the same name and both slots of the group are free.
+        for name in ("ToSecurity", "Second"):
+            self.src_logs.put_subscription_filter(logGroupName=group, filterName=name,
+                                                  filterPattern="", destinationArn=dest)
+        names = [f["filterName"] for f in self.src_logs.describe_subscription_filters(
+            logGroupName=group)["subscriptionFilters"]]
+        self.assertEqual(sorted(names), ["Second", "ToSecurity"])
+        stream.find(lambda r: r.get("requestID") == rid, "DeleteSubscriptionFilter")
+        # The new filters deliver (a call after the re-creation arrives).
+        later = self.src_logs.create_log_group(logGroupName=f"/later/{tag}")[
+            "ResponseMetadata"]["RequestId"]
+        stream.find(lambda r: r.get("requestID") == later, "call after re-creation")
+        self.assertServerUp()
 
 if __name__ == "__main__":
     unittest.main()

@@ -338,20 +338,28 @@ class SubscriptionsTest(harness.ServerTestCase):
                          logGroupName=group, filterName="del")
         self.assertEqual(self.src_logs.describe_subscription_filters(logGroupName=group)[
             "subscriptionFilters"], [])
-        self.put(self.src_logs, group, "x", ["after delete"])
+        # The deleted filter drains: no trail writes its deletion record into this group, so
+        # it delivers what arrives during the grace period (5 s), then stops for good.
+        self.put(self.src_logs, group, "x", ["during drain"])
+        harness.wait_for(lambda: reader.poll() is not None and len(reader.events()) == 2,
+                         timeout=5, what="event put while draining")
+        harness.wait_for(lambda: f":{group}:del\" stopped (deleted filter drained)"
+                         in self.server.stderr_text(), timeout=15, what="drain end")
+        self.put(self.src_logs, group, "x", ["after drain"])
         time.sleep(0.5)
         reader.poll()
-        self.assertEqual([e["message"] for e in reader.events()], ["before delete"])
+        self.assertEqual([e["message"] for e in reader.events()],
+                         ["before delete", "during drain"])
         # A new filter of the same name starts fresh: only events after it.
         self.src_logs.put_subscription_filter(logGroupName=group, filterName="del",
                                               filterPattern="", destinationArn=d["arn"])
         self.put(self.src_logs, group, "x", ["after recreate"])
-        harness.wait_for(lambda: reader.poll() is not None and len(reader.events()) == 2,
+        harness.wait_for(lambda: reader.poll() is not None and len(reader.events()) == 3,
                          timeout=5, what="event after re-creation")
         time.sleep(0.2)
         reader.poll()
         self.assertEqual([e["message"] for e in reader.events()],
-                         ["before delete", "after recreate"])
+                         ["before delete", "during drain", "after recreate"])
         # Deleting the log group deletes its filters.
         self.src_logs.delete_log_group(logGroupName=group)
         self.src_logs.create_log_group(logGroupName=group)

@@ -12,6 +12,15 @@
  * never shown: "subscriptionId" (random; names the delivery cursors, so a filter deleted and
  * created again never inherits old cursors), "creatorAccount" and "creatorArn" (who
  * subscribed, for re-checking a destination's policy when it changes).
+ *
+ * DeleteSubscriptionFilter does not remove the document: in one transaction it moves it to
+ * the draining key "~drain:<region>:<group>:<filterName>|<subscriptionId>" with the deletion
+ * time and request id ("deleteTime", "deleteRequestId"). No region starts with '~', so the
+ * listings by "<region>:<group>:" (Describe, the limit of two) never see a draining filter,
+ * and a filter of the same name can be created at once (a new subscriptionId). The delivery
+ * layer keeps delivering a draining filter until the call's own CloudTrail record has gone
+ * out (docs/delivery.md, Deletion), then removes the document with
+ * ts_logs_subscription_drained.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +29,7 @@
 #include "logs_int.h"
 
 #define LOGS_MAX_SUBSCRIPTION_FILTERS 2 /* per log group (AWS hard limit) */
+#define DRAIN_PREFIX "~drain:"
 
 /* ------------------------------------------------------------------ helpers */
 
@@ -513,6 +523,56 @@ int logs_op_describe_subscription_filters(void *c, struct ts_aws_req *req,
     return 0;
 }
 
+struct drain_move {
+    const char *account;
+    const char *request_id;
+    int64_t now_ms;
+    char key[LOGS_KEY_MAX];
+};
+
+/* Moves an active filter document to its draining key. One transaction: after a crash the
+ * filter is either still active (the call was not answered) or draining, never both and never
+ * lost. */
+static int drain_move_txn(struct ts_meta *m, void *arg)
+{
+    struct drain_move *dm = arg;
+    struct ts_buf b;
+    ts_buf_init(&b, 1 << 20);
+    int rc = ts_meta_get(m, "subscription_filter", dm->account, dm->key, &b);
+    cJSON *doc = rc ? NULL : cJSON_ParseWithLength(b.data, b.len);
+    ts_buf_free(&b);
+    if (rc) {
+        return rc;
+    }
+    const cJSON *sid = cJSON_GetObjectItemCaseSensitive(doc, "subscriptionId");
+    char *text = NULL;
+    char dkey[LOGS_KEY_MAX + 64];
+    bool ok = cJSON_IsString(sid) &&
+              cJSON_AddNumberToObject(doc, "deleteTime", (double)dm->now_ms) &&
+              cJSON_AddStringToObject(doc, "deleteRequestId", dm->request_id) &&
+              (text = cJSON_PrintUnformatted(doc)) != NULL;
+    if (ok) {
+        snprintf(dkey, sizeof(dkey), DRAIN_PREFIX "%s|%s", dm->key, sid->valuestring);
+    }
+    cJSON_Delete(doc);
+    rc = ts_meta_delete(m, "subscription_filter", dm->account, dm->key);
+    if (!rc && ok) {
+        /* A document without an id (not written by this version) is simply removed. */
+        rc = ts_meta_put(m, "subscription_filter", dm->account, dkey, text);
+    }
+    cJSON_free(text);
+    return rc;
+}
+
+int ts_logs_subscription_drained(struct ts_logs *l, const char *account, const char *drain_key)
+{
+    if (!ts_str_has_prefix(drain_key, DRAIN_PREFIX)) {
+        return TS_EINVAL;
+    }
+    int rc = ts_meta_delete(l->ctx.meta, "subscription_filter", account, drain_key);
+    return rc == TS_ENOTFOUND ? 0 : rc;
+}
+
 int logs_op_delete_subscription_filter(void *c, struct ts_aws_req *req,
                                        struct ts_aws_resp *resp, struct ts_aws_error *err)
 {
@@ -529,11 +589,15 @@ int logs_op_delete_subscription_filter(void *c, struct ts_aws_req *req,
         return rc;
     }
     cJSON_Delete(gdoc);
-    char key[LOGS_KEY_MAX];
-    filter_key(req->region, group, name, key);
-    /* Once the document is gone the dispatcher stops at its next reload (woken now) and
-     * removes the filter's cursors; nothing more is delivered for it after that. */
-    rc = ts_meta_delete(l->ctx.meta, "subscription_filter", req->caller.account, key);
+    struct drain_move dm;
+    memset(&dm, 0, sizeof(dm));
+    dm.account = req->caller.account;
+    dm.request_id = req->request_id;
+    dm.now_ms = req->now_ms;
+    filter_key(req->region, group, name, dm.key);
+    /* The filter leaves the API at once but keeps delivering until its deletion record went
+     * out (the dispatcher is woken now and sees it as draining). */
+    rc = ts_meta_txn(l->ctx.meta, drain_move_txn, &dm);
     if (rc == TS_ENOTFOUND) {
         return ts_aws_fail(err, "ResourceNotFoundException",
                            "The specified subscription filter does not exist.");
@@ -547,7 +611,7 @@ int logs_op_delete_subscription_filter(void *c, struct ts_aws_req *req,
 }
 
 struct key_list {
-    char (*keys)[LOGS_KEY_MAX];
+    char (*keys)[LOGS_KEY_MAX + 64];
     size_t n, cap;
 };
 
@@ -565,7 +629,7 @@ static int collect_key(void *arg, const char *account, const char *key, const ch
         kl->keys = grown;
         kl->cap = cap;
     }
-    ts_strlcpy(kl->keys[kl->n++], key, LOGS_KEY_MAX);
+    ts_strlcpy(kl->keys[kl->n++], key, sizeof(kl->keys[0]));
     return 0;
 }
 
@@ -574,8 +638,15 @@ int logs_delete_group_subscriptions(struct ts_logs *l, const char *account, cons
 {
     char prefix[LOGS_KEY_MAX];
     snprintf(prefix, sizeof(prefix), "%s:%s:", region, group);
+    char dprefix[LOGS_KEY_MAX + 64];
+    snprintf(dprefix, sizeof(dprefix), DRAIN_PREFIX "%s", prefix);
     struct key_list kl = {NULL, 0, 0};
+    /* Draining filters go too: the group's streams are gone, nothing is left to drain. */
     int rc = ts_meta_list(l->ctx.meta, "subscription_filter", account, prefix, collect_key, &kl);
+    if (!rc) {
+        rc = ts_meta_list(l->ctx.meta, "subscription_filter", account, dprefix, collect_key,
+                          &kl);
+    }
     for (size_t i = 0; !rc && i < kl.n; i++) {
         rc = ts_meta_delete(l->ctx.meta, "subscription_filter", account, kl.keys[i]);
         rc = rc == TS_ENOTFOUND ? 0 : rc;
@@ -593,6 +664,7 @@ struct doc_item {
     char account[16];
     char region[32];
     char *json;
+    char *key;
 };
 
 struct doc_list {
@@ -614,11 +686,15 @@ static int collect_doc(void *arg, const char *account, const char *key, const ch
     }
     struct doc_item *it = &dl->items[dl->n];
     ts_strlcpy(it->account, account, sizeof(it->account));
-    /* key = "<region>:<group>:<filterName>" */
-    size_t rlen = strcspn(key, ":");
-    snprintf(it->region, sizeof(it->region), "%.*s", (int)TS_MIN(rlen, 31), key);
+    /* key = "[~drain:]<region>:<group>:<filterName>[|<id>]" */
+    const char *r = ts_str_has_prefix(key, DRAIN_PREFIX) ? key + strlen(DRAIN_PREFIX) : key;
+    size_t rlen = strcspn(r, ":");
+    snprintf(it->region, sizeof(it->region), "%.*s", (int)TS_MIN(rlen, 31), r);
     it->json = ts_strdup(json);
-    if (!it->json) {
+    it->key = ts_strdup(key);
+    if (!it->json || !it->key) {
+        ts_free(it->json);
+        ts_free(it->key);
         return TS_ENOMEM;
     }
     dl->n++;
@@ -633,7 +709,8 @@ static const char *str_of(const cJSON *doc, const char *member)
 
 /* Resolves one filter document and calls fn. */
 static int visit_filter(struct ts_logs *l, const char *account, const char *fregion,
-                        const cJSON *doc, ts_logs_subscription_fn fn, void *arg)
+                        const char *key, const cJSON *doc, ts_logs_subscription_fn fn,
+                        void *arg)
 {
     struct ts_logs_subscription s;
     memset(&s, 0, sizeof(s));
@@ -648,6 +725,12 @@ static int visit_filter(struct ts_logs *l, const char *account, const char *freg
     s.random = dist && strcmp(dist, "Random") == 0;
     const cJSON *ct = cJSON_GetObjectItemCaseSensitive(doc, "creationTime");
     s.creation_ms = cJSON_IsNumber(ct) ? (int64_t)ct->valuedouble : 0;
+    if (ts_str_has_prefix(key, DRAIN_PREFIX)) {
+        const cJSON *dt = cJSON_GetObjectItemCaseSensitive(doc, "deleteTime");
+        s.drain_key = key;
+        s.delete_ms = cJSON_IsNumber(dt) ? (int64_t)dt->valuedouble : 0;
+        s.delete_request_id = str_of(doc, "deleteRequestId");
+    }
     if (!s.group || !s.filter_name || !s.filter_pattern || !s.destination_arn || !s.id) {
         return 0; /* not a document this version wrote: skip it */
     }
@@ -692,12 +775,14 @@ int ts_logs_each_subscription(struct ts_logs *l, ts_logs_subscription_fn fn, voi
     for (size_t i = 0; !rc && i < dl.n; i++) {
         cJSON *doc = cJSON_Parse(dl.items[i].json);
         if (doc) {
-            rc = visit_filter(l, dl.items[i].account, dl.items[i].region, doc, fn, arg);
+            rc = visit_filter(l, dl.items[i].account, dl.items[i].region, dl.items[i].key, doc,
+                              fn, arg);
             cJSON_Delete(doc);
         }
     }
     for (size_t i = 0; i < dl.n; i++) {
         ts_free(dl.items[i].json);
+        ts_free(dl.items[i].key);
     }
     ts_free(dl.items);
     return rc;

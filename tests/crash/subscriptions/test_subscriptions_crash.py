@@ -162,6 +162,60 @@ class SubscriptionCrashTest(unittest.TestCase):
         finally:
             server.cleanup()
 
+    def test_kill_while_draining(self):
+        """A filter deleted just before a kill -9 stays deleted (never active again), resumes
+        draining at restart, delivers what it owed and then stops for good."""
+        server = harness.Server()
+        data_dir = server.data_dir
+        server.start()
+        try:
+            sk = server.client("kinesis", "security")
+            sk.create_stream(StreamName="siem", ShardCount=1)
+            arn = sk.describe_stream_summary(StreamName="siem")[
+                "StreamDescriptionSummary"]["StreamARN"]
+            sl = server.client("logs", "security")
+            d = sl.put_destination(destinationName="d", targetArn=arn,
+                                   roleArn=f"arn:aws:iam::{SEC}:role/r")["destination"]
+            sl.put_destination_policy(destinationName="d", accessPolicy=json.dumps({
+                "Statement": [{"Effect": "Allow", "Principal": {"AWS": SRC},
+                               "Action": "logs:PutSubscriptionFilter", "Resource": d["arn"]}]}))
+            src = server.client("logs", "source")
+            src.create_log_group(logGroupName="g")
+            src.create_log_stream(logGroupName="g", logStreamName="s")
+
+            def put(msg):
+                src.put_log_events(logGroupName="g", logStreamName="s", logEvents=[
+                    {"timestamp": int(time.time() * 1000), "message": msg}])
+
+            def messages():
+                return [e["message"] for p in self.read_payloads(sk, "siem")
+                        for e in p["logEvents"]]
+
+            src.put_subscription_filter(logGroupName="g", filterName="f", filterPattern="",
+                                        destinationArn=d["arn"])
+            put("before")
+            harness.wait_for(lambda: "before" in messages(), timeout=10, what="first event")
+            src.delete_subscription_filter(logGroupName="g", filterName="f")
+            put("during")
+            server.proc.kill()  # SIGKILL while the deleted filter drains (grace: 5 s)
+            server.proc.wait()
+            server.kill()
+            server = harness.Server(data_dir=data_dir)
+            server.start()
+            src = server.client("logs", "source")
+            sk = server.client("kinesis", "security")
+            self.assertEqual(src.describe_subscription_filters(logGroupName="g")[
+                "subscriptionFilters"], [])
+            harness.wait_for(lambda: ':g:f" stopped (deleted filter drained)'
+                             in server.stderr_text(), timeout=20, what="drain end")
+            self.assertIn("during", messages())
+            put("after")
+            time.sleep(0.5)
+            self.assertNotIn("after", messages())
+            server.stop()
+        finally:
+            server.cleanup()
+
 
 if __name__ == "__main__":
     unittest.main()
