@@ -449,7 +449,9 @@ int ts_pattern_value_text(const struct ts_pattern_value *v, char *out, size_t ou
             out[0] = '\0';
             return TS_ETOOBIG;
         }
-        memcpy(out, src, n);
+        if (n) {
+            memcpy(out, src, n);
+        }
     }
     out[n] = '\0';
     if (out_used) {
