@@ -16,6 +16,9 @@
  */
 #include <stdio.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -68,6 +71,10 @@ struct scan {
     const char *end;
     struct ts_buf *out; /* minified copy (NULL: scan only) */
     int rc;
+    /* Emitted bytes that are contiguous in the input are copied as one span (exported files
+     * are usually minified already, so a whole record is one copy). */
+    const char *span;
+    size_t span_len;
 };
 
 static void skip_ws(struct scan *s)
@@ -78,11 +85,26 @@ static void skip_ws(struct scan *s)
     }
 }
 
+static void flush(struct scan *s)
+{
+    if (s->span_len && s->out && !s->rc) {
+        s->rc = ts_buf_add(s->out, s->span, s->span_len);
+    }
+    s->span_len = 0;
+}
+
 static void emit(struct scan *s, const char *from, size_t n)
 {
-    if (s->out && !s->rc) {
-        s->rc = ts_buf_add(s->out, from, n);
+    if (!s->out || s->rc) {
+        return;
     }
+    if (s->span_len && s->span + s->span_len == from) {
+        s->span_len += n;
+        return;
+    }
+    flush(s);
+    s->span = from;
+    s->span_len = n;
 }
 
 static bool is_hex(char c)
@@ -95,6 +117,26 @@ static bool scan_string(struct scan *s)
 {
     const char *start = s->p++;
     while (s->p < s->end) {
+#if defined(__SSE2__)
+        /* 16 bytes at a time up to the first '"', '\\' or control character */
+        const __m128i quote = _mm_set1_epi8('"'), slash = _mm_set1_epi8('\\');
+        const __m128i space = _mm_set1_epi8(0x20), sign = _mm_set1_epi8((char)0x80);
+        while (s->end - s->p >= 16) {
+            __m128i v = _mm_loadu_si128((const __m128i *)(const void *)s->p);
+            __m128i ctl = _mm_cmplt_epi8(_mm_xor_si128(v, sign), _mm_xor_si128(space, sign));
+            __m128i hit = _mm_or_si128(
+                _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, slash)), ctl);
+            int mask = _mm_movemask_epi8(hit);
+            if (mask) {
+                s->p += __builtin_ctz((unsigned)mask);
+                break;
+            }
+            s->p += 16;
+        }
+        if (s->p >= s->end) {
+            break;
+        }
+#endif
         unsigned char c = (unsigned char)*s->p;
         if (c == '"') {
             s->p++;
@@ -383,6 +425,7 @@ static int parse_file(struct import *im, const char *p, size_t n)
                 }
                 s.out = &im->min;
                 bool ok = scan_value(&s, 1);
+                flush(&s);
                 s.out = NULL;
                 if (s.rc) {
                     return s.rc;
