@@ -222,6 +222,10 @@ int ts_store_partition_delete(struct ts_store *s, const char *name);
  * listing and is returned. */
 typedef int (*ts_store_list_fn)(void *arg, const char *name);
 int ts_store_list(struct ts_store *s, const char *prefix, ts_store_list_fn fn, void *arg);
+/* The same names as a sorted array: *names (owned by the caller, freed with
+ * ts_store_names_free) holds *n copies. Returns 0 or TS_ENOMEM (nothing to free then). */
+int ts_store_names(struct ts_store *s, const char *prefix, char ***names, size_t *n);
+void ts_store_names_free(char **names, size_t n);
 /* Under TS_FSYNC_INTERVAL, syncs every partition now (as the sync thread would) and returns
  * the first error; under the other policies a no-op returning 0. Any thread. */
 int ts_store_sync(struct ts_store *s);

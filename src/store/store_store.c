@@ -389,7 +389,7 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-int ts_store_list(struct ts_store *s, const char *prefix, ts_store_list_fn fn, void *arg)
+int ts_store_names(struct ts_store *s, const char *prefix, char ***names, size_t *n)
 {
     struct name_vec nv = {NULL, 0, 0};
     int rc = 0;
@@ -411,14 +411,33 @@ int ts_store_list(struct ts_store *s, const char *prefix, ts_store_list_fn fn, v
         }
     }
     pthread_mutex_unlock(&s->mu);
+    if (rc) {
+        ts_store_names_free(nv.v, nv.n);
+        return rc;
+    }
     qsort(nv.v, nv.n, sizeof(*nv.v), cmp_str);
-    for (size_t i = 0; i < nv.n && !rc; i++) {
-        rc = fn(arg, nv.v[i]);
+    *names = nv.v;
+    *n = nv.n;
+    return 0;
+}
+
+void ts_store_names_free(char **names, size_t n)
+{
+    for (size_t i = 0; i < n && names; i++) {
+        ts_free(names[i]);
     }
-    for (size_t i = 0; i < nv.n; i++) {
-        ts_free(nv.v[i]);
+    ts_free(names);
+}
+
+int ts_store_list(struct ts_store *s, const char *prefix, ts_store_list_fn fn, void *arg)
+{
+    char **names = NULL;
+    size_t n = 0;
+    int rc = ts_store_names(s, prefix, &names, &n);
+    for (size_t i = 0; i < n && !rc; i++) {
+        rc = fn(arg, names[i]);
     }
-    ts_free(nv.v);
+    ts_store_names_free(names, n);
     return rc;
 }
 

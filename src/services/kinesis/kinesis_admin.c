@@ -650,29 +650,6 @@ int kin_op_update_shard_count(void *ctx, struct ts_aws_req *req, struct ts_aws_r
 
 /* ------------------------------------------------------------------ retention pass */
 
-struct part_list {
-    char **names;
-    size_t n;
-    int rc;
-};
-
-static int collect(void *arg, const char *name)
-{
-    struct part_list *l = arg;
-    char **a = ts_realloc(l->names, (l->n + 1) * sizeof(*a));
-    char *dup = ts_strdup(name);
-    if (!a || !dup) {
-        ts_free(dup);
-        if (a) {
-            l->names = a;
-        }
-        l->rc = TS_ENOMEM;
-        return 1;
-    }
-    l->names = a;
-    l->names[l->n++] = dup;
-    return 0;
-}
 
 /* Splits "kinesis/<account>/<region>/<stream>/<shardId>" (in place). */
 static bool split_name(char *name, char **account, char **region, char **stream)
@@ -698,11 +675,11 @@ static bool split_name(char *name, char **account, char **region, char **stream)
 
 int ts_kinesis_retain_now(struct ts_kinesis *k)
 {
-    struct part_list l = {0};
-    int rc = ts_store_list(k->ctx.store, "kinesis/", collect, &l);
-    if (rc == 1) {
-        rc = l.rc;
-    }
+    struct {
+        char **names;
+        size_t n;
+    } l = {NULL, 0};
+    int rc = ts_store_names(k->ctx.store, "kinesis/", &l.names, &l.n);
     char last[TS_STORE_NAME_MAX] = "";
     int64_t retention_ms = 0;
     bool orphan = false;
@@ -753,9 +730,6 @@ int ts_kinesis_retain_now(struct ts_kinesis *k)
             rc = e;
         }
     }
-    for (size_t i = 0; i < l.n; i++) {
-        ts_free(l.names[i]);
-    }
-    ts_free(l.names);
+    ts_store_names_free(l.names, l.n);
     return rc;
 }

@@ -870,29 +870,6 @@ int kin__count_open_shards(struct ts_kinesis *k, const char *account, const char
     return rc;
 }
 
-struct name_list {
-    char **names;
-    size_t n;
-    int rc;
-};
-
-static int collect_name(void *arg, const char *name)
-{
-    struct name_list *l = arg;
-    char **a = ts_realloc(l->names, (l->n + 1) * sizeof(*a));
-    char *dup = ts_strdup(name);
-    if (!a || !dup) {
-        ts_free(dup);
-        if (a) {
-            l->names = a;
-        }
-        l->rc = TS_ENOMEM;
-        return 1;
-    }
-    l->names = a;
-    l->names[l->n++] = dup;
-    return 0;
-}
 
 /* Deletes every partition of the stream `name` (leftovers of a delete or create that crashed
  * half-way). Caller holds k->ctl. */
@@ -901,19 +878,16 @@ int kin__delete_partitions(struct ts_kinesis *k, const char *account, const char
 {
     char prefix[TS_STORE_NAME_MAX];
     snprintf(prefix, sizeof(prefix), "kinesis/%s/%s/%s/", account, region, name);
-    struct name_list l = {0};
-    int rc = ts_store_list(k->ctx.store, prefix, collect_name, &l);
-    if (rc == 1) {
-        rc = l.rc;
-    }
-    for (size_t i = 0; i < l.n; i++) {
-        int e = ts_store_partition_delete(k->ctx.store, l.names[i]);
+    char **names = NULL;
+    size_t n = 0;
+    int rc = ts_store_names(k->ctx.store, prefix, &names, &n);
+    for (size_t i = 0; i < n; i++) {
+        int e = ts_store_partition_delete(k->ctx.store, names[i]);
         if (e && e != TS_ENOTFOUND && !rc) {
             rc = e;
         }
-        ts_free(l.names[i]);
     }
-    ts_free(l.names);
+    ts_store_names_free(names, n);
     return rc;
 }
 
