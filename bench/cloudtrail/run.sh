@@ -21,17 +21,11 @@ SECRET=benchRootSecret/000000000000000000001
 ACCOUNT=111111111111
 
 [ -x "$BIN" ] || { echo "run.sh: $BIN is not an executable (make build?)" >&2; exit 2; }
-for tool in wrk "$PYTHON"; do
-    command -v "$tool" >/dev/null || { echo "run.sh: $tool is not installed" >&2; exit 2; }
-done
+. "$HERE/../lib.sh"
+bench_require wrk "$PYTHON"
 
 TMP=$(mktemp -d)
-TS_PID=""
-cleanup() {
-    [ -n "$TS_PID" ] && kill "$TS_PID" 2>/dev/null && wait "$TS_PID" 2>/dev/null
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
+trap bench_cleanup EXIT
 trap 'exit 130' INT TERM
 
 cat > "$TMP/trailstream.yaml" <<YAML
@@ -46,27 +40,11 @@ accounts:
 YAML
 
 start_server() {
-    : > "$TMP/ts.out"
-    "$BIN" serve --config "$TMP/trailstream.yaml" --data-dir "$TMP/data" \
-        --listen 127.0.0.1:0 > "$TMP/ts.out" 2>> "$TMP/ts.err" &
-    TS_PID=$!
-    i=0
-    until grep -q '^listening on ' "$TMP/ts.out" 2>/dev/null; do
-        i=$((i + 1))
-        if [ $i -ge 200 ] || ! kill -0 "$TS_PID" 2>/dev/null; then
-            echo "run.sh: trailstream did not start:" >&2
-            cat "$TMP/ts.err" >&2
-            exit 1
-        fi
-        sleep 0.1
-    done
-    TS_URL=$(sed -n 's/^listening on //p' "$TMP/ts.out" | head -n 1)
+    bench_start_trailstream "$TMP/trailstream.yaml"
 }
 
 stop_server() {
-    kill "$TS_PID"
-    wait "$TS_PID" || { echo "run.sh: the server did not stop cleanly" >&2; exit 1; }
-    TS_PID=""
+    bench_stop_trailstream
 }
 
 run_wrk() { # NAME

@@ -17,36 +17,12 @@ KEY=AKIABENCHROOT0000001
 SECRET=benchRootSecret/000000000000000000001
 
 [ -x "$BIN" ] || { echo "run.sh: $BIN is not an executable (make build?)" >&2; exit 2; }
-for tool in wrk moto_server "$PYTHON"; do
-    command -v "$tool" >/dev/null || { echo "run.sh: $tool is not installed" >&2; exit 2; }
-done
+. "$HERE/../lib.sh"
+bench_require wrk moto_server "$PYTHON"
 
 TMP=$(mktemp -d)
-TS_PID=""
-MOTO_PID=""
-cleanup() {
-    [ -n "$TS_PID" ] && kill "$TS_PID" 2>/dev/null && wait "$TS_PID" 2>/dev/null
-    [ -n "$MOTO_PID" ] && kill "$MOTO_PID" 2>/dev/null && wait "$MOTO_PID" 2>/dev/null
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
+trap bench_cleanup EXIT
 trap 'exit 130' INT TERM
-
-# Polls a URL until it answers (bounded: 20 s).
-wait_http() {
-    i=0
-    until "$PYTHON" -c "import urllib.request,sys; urllib.request.urlopen(sys.argv[1], timeout=1)" \
-            "$1" >/dev/null 2>&1; do
-        i=$((i + 1))
-        [ $i -lt 200 ] || { echo "run.sh: $1 did not come up" >&2; exit 1; }
-        sleep 0.1
-    done
-}
-
-free_port() {
-    "$PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])'
-}
 
 # trailstream: one account, root key, data in TMP, port chosen by the kernel.
 cat > "$TMP/trailstream.yaml" <<YAML
@@ -57,27 +33,8 @@ accounts:
     name: bench
     root_access_keys: [{id: $KEY, secret: "$SECRET"}]
 YAML
-"$BIN" serve --config "$TMP/trailstream.yaml" --data-dir "$TMP/data" --listen 127.0.0.1:0 \
-    > "$TMP/ts.out" 2> "$TMP/ts.err" &
-TS_PID=$!
-i=0
-until grep -q '^listening on ' "$TMP/ts.out" 2>/dev/null; do
-    i=$((i + 1))
-    if [ $i -ge 200 ] || ! kill -0 "$TS_PID" 2>/dev/null; then
-        echo "run.sh: trailstream did not start:" >&2
-        cat "$TMP/ts.err" >&2
-        exit 1
-    fi
-    sleep 0.1
-done
-TS_URL=$(sed -n 's/^listening on //p' "$TMP/ts.out" | head -n 1)
-wait_http "$TS_URL/health"
-
-MOTO_PORT=$(free_port)
-moto_server -H 127.0.0.1 -p "$MOTO_PORT" > "$TMP/moto.log" 2>&1 &
-MOTO_PID=$!
-MOTO_URL="http://127.0.0.1:$MOTO_PORT"
-wait_http "$MOTO_URL/moto-api/"
+bench_start_trailstream "$TMP/trailstream.yaml"
+bench_start_moto
 
 run_wrk() { # NAME URL
     name=$1
