@@ -263,34 +263,6 @@ int logs_op_put_destination_policy(void *c, struct ts_aws_req *req, struct ts_aw
 
 /* ------------------------------------------------------------------ Describe / Delete */
 
-struct dest_page {
-    const char *after;
-    int64_t limit;
-    cJSON *items;
-    char last[LOGS_KEY_MAX];
-    bool more;
-};
-
-static int describe_one(void *arg, const char *account, const char *key, const char *json)
-{
-    struct dest_page *d = arg;
-    TS_UNUSED(account);
-    if (d->after && strcmp(key, d->after) <= 0) {
-        return 0;
-    }
-    if (cJSON_GetArraySize(d->items) >= d->limit) {
-        d->more = true;
-        return 1;
-    }
-    cJSON *doc = cJSON_Parse(json);
-    if (!doc) {
-        return 0;
-    }
-    cJSON_AddItemToArray(d->items, doc);
-    ts_strlcpy(d->last, key, sizeof(d->last));
-    return 0;
-}
-
 int logs_op_describe_destinations(void *c, struct ts_aws_req *req, struct ts_aws_resp *resp,
                                   struct ts_aws_error *err)
 {
@@ -311,29 +283,10 @@ int logs_op_describe_destinations(void *c, struct ts_aws_req *req, struct ts_aws
     if (prefix && (strlen(prefix) > 512 || strpbrk(prefix, ":*"))) {
         return check_dest_name(prefix, err);
     }
-    char after[LOGS_KEY_MAX] = "";
-    if (token && logs_token_read(l, "destinations", req, prefix ? prefix : "", token, after,
-                                 sizeof(after), err) != 0) {
-        return TS_EINVAL;
-    }
     char key_prefix[LOGS_KEY_MAX];
     snprintf(key_prefix, sizeof(key_prefix), "%s:%s", req->region, prefix ? prefix : "");
-    struct dest_page d = {after[0] ? after : NULL, limit, NULL, "", false};
-    resp->output = cJSON_CreateObject();
-    d.items = cJSON_AddArrayToObject(resp->output, "destinations");
-    if (!d.items) {
-        return logs_storage_error(err, TS_ENOMEM);
-    }
-    int rc = ts_meta_list(l->ctx.meta, "destination", req->caller.account, key_prefix,
-                          describe_one, &d);
-    if (rc < 0) {
-        return logs_storage_error(err, rc);
-    }
-    if (d.more) {
-        logs_token_make(l, "destinations", req, prefix ? prefix : "", d.last, resp->output,
-                        "nextToken");
-    }
-    return 0;
+    return logs_describe_page(l, req, resp, "destination", key_prefix, "destinations",
+                              prefix ? prefix : "", token, limit, NULL, "destinations", err);
 }
 
 int logs_op_delete_destination(void *c, struct ts_aws_req *req, struct ts_aws_resp *resp,

@@ -76,6 +76,16 @@ int logs_put_doc(struct ts_logs *l, const char *kind, const char *account, const
                  const cJSON *doc, bool create, struct ts_aws_error *err);
 /* The stream id recorded in a stream document (hex string member "streamId"). */
 uint64_t logs_stream_id_of(const char *json);
+/* One page of metadata documents for a Describe* call: lists `kind` documents of the caller
+ * under key_prefix in key order, resumes after the position sealed in `token` (bound to
+ * token_kind and scope), turns each document into its API view with view_fn (NULL = the
+ * document itself; a NULL view skips it), adds at most `limit` of them to resp->output's array
+ * `member`, and sets nextToken when more remain. Returns 0 or fills err. */
+typedef cJSON *(*logs_view_fn)(const cJSON *doc);
+int logs_describe_page(struct ts_logs *l, struct ts_aws_req *req, struct ts_aws_resp *resp,
+                       const char *kind, const char *key_prefix, const char *token_kind,
+                       const char *scope, const char *token, int64_t limit,
+                       logs_view_fn view_fn, const char *member, struct ts_aws_error *err);
 /* Turns a store/meta error into ServiceUnavailableException. */
 int logs_storage_error(struct ts_aws_error *err, int rc);
 /* Optional integer member: 0 absent (*out untouched), 1 present, <0 wrong type (err set). */

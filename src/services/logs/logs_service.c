@@ -319,6 +319,68 @@ int logs_token_read(struct ts_logs *l, const char *kind, const struct ts_aws_req
     return 0;
 }
 
+/* ------------------------------------------------------------------ describe pages */
+
+struct page {
+    const char *after;
+    int64_t limit;
+    logs_view_fn view_fn;
+    cJSON *items;
+    char last[LOGS_KEY_MAX];
+    bool more;
+};
+
+static int page_one(void *arg, const char *account, const char *key, const char *json)
+{
+    struct page *pg = arg;
+    TS_UNUSED(account);
+    if (pg->after && strcmp(key, pg->after) <= 0) {
+        return 0;
+    }
+    if (cJSON_GetArraySize(pg->items) >= pg->limit) {
+        pg->more = true;
+        return 1;
+    }
+    cJSON *doc = cJSON_Parse(json);
+    cJSON *view = doc;
+    if (doc && pg->view_fn) {
+        view = pg->view_fn(doc);
+        cJSON_Delete(doc);
+    }
+    if (view) {
+        cJSON_AddItemToArray(pg->items, view);
+        ts_strlcpy(pg->last, key, sizeof(pg->last));
+    }
+    return 0;
+}
+
+int logs_describe_page(struct ts_logs *l, struct ts_aws_req *req, struct ts_aws_resp *resp,
+                       const char *kind, const char *key_prefix, const char *token_kind,
+                       const char *scope, const char *token, int64_t limit,
+                       logs_view_fn view_fn, const char *member, struct ts_aws_error *err)
+{
+    char after[LOGS_KEY_MAX] = "";
+    if (token &&
+        logs_token_read(l, token_kind, req, scope, token, after, sizeof(after), err) != 0) {
+        return TS_EINVAL;
+    }
+    struct page pg = {after[0] ? after : NULL, limit, view_fn, NULL, "", false};
+    resp->output = cJSON_CreateObject();
+    pg.items = resp->output ? cJSON_AddArrayToObject(resp->output, member) : NULL;
+    if (!pg.items) {
+        return logs_storage_error(err, TS_ENOMEM);
+    }
+    int rc = ts_meta_list(l->ctx.meta, kind, req->caller.account, key_prefix, page_one, &pg);
+    if (rc < 0) {
+        return logs_storage_error(err, rc);
+    }
+    if (pg.more &&
+        logs_token_make(l, token_kind, req, scope, pg.last, resp->output, "nextToken") != 0) {
+        return logs_storage_error(err, TS_ENOMEM);
+    }
+    return 0;
+}
+
 /* ------------------------------------------------------------------ group info cache */
 
 static void group_info_free(struct logs_group_info *gi)

@@ -441,35 +441,6 @@ int logs_op_put_subscription_filter(void *c, struct ts_aws_req *req, struct ts_a
 
 /* ------------------------------------------------------------------ Describe / Delete */
 
-struct filter_page {
-    const char *after;
-    int64_t limit;
-    cJSON *items;
-    char last[LOGS_KEY_MAX];
-    bool more;
-};
-
-static int describe_one(void *arg, const char *account, const char *key, const char *json)
-{
-    struct filter_page *d = arg;
-    TS_UNUSED(account);
-    if (d->after && strcmp(key, d->after) <= 0) {
-        return 0;
-    }
-    if (cJSON_GetArraySize(d->items) >= d->limit) {
-        d->more = true;
-        return 1;
-    }
-    cJSON *doc = cJSON_Parse(json);
-    cJSON *view = filter_view(doc);
-    cJSON_Delete(doc);
-    if (view) {
-        cJSON_AddItemToArray(d->items, view);
-        ts_strlcpy(d->last, key, sizeof(d->last));
-    }
-    return 0;
-}
-
 int logs_op_describe_subscription_filters(void *c, struct ts_aws_req *req,
                                           struct ts_aws_resp *resp, struct ts_aws_error *err)
 {
@@ -499,28 +470,10 @@ int logs_op_describe_subscription_filters(void *c, struct ts_aws_req *req,
     cJSON_Delete(gdoc);
     char scope[LOGS_KEY_MAX + 8];
     snprintf(scope, sizeof(scope), "%s|%s", group, prefix ? prefix : "");
-    char after[LOGS_KEY_MAX] = "";
-    if (token &&
-        logs_token_read(l, "sfilters", req, scope, token, after, sizeof(after), err) != 0) {
-        return TS_EINVAL;
-    }
     char key_prefix[LOGS_KEY_MAX];
     filter_key(req->region, group, prefix ? prefix : "", key_prefix);
-    struct filter_page d = {after[0] ? after : NULL, limit, NULL, "", false};
-    resp->output = cJSON_CreateObject();
-    d.items = cJSON_AddArrayToObject(resp->output, "subscriptionFilters");
-    if (!d.items) {
-        return logs_storage_error(err, TS_ENOMEM);
-    }
-    rc = ts_meta_list(l->ctx.meta, "subscription_filter", req->caller.account, key_prefix,
-                      describe_one, &d);
-    if (rc < 0) {
-        return logs_storage_error(err, rc);
-    }
-    if (d.more) {
-        logs_token_make(l, "sfilters", req, scope, d.last, resp->output, "nextToken");
-    }
-    return 0;
+    return logs_describe_page(l, req, resp, "subscription_filter", key_prefix, "sfilters", scope,
+                              token, limit, filter_view, "subscriptionFilters", err);
 }
 
 struct drain_move {
