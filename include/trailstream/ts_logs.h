@@ -76,6 +76,10 @@ int ts_logs_create(const struct ts_services_ctx *ctx, const struct ts_logs_opts 
                    struct ts_logs **out);
 /* Stops the sweeper and frees the service. NULL-safe. */
 void ts_logs_destroy(struct ts_logs *l);
+/* Runs one retention pass now (what the sweeper thread does every retention_sweep_ms):
+ * deletes the store segments of every log stream whose records are all older than the
+ * group's retention. Any thread. */
+void ts_logs_retain_now(struct ts_logs *l);
 /* The operations table to register with the router. */
 const struct ts_aws_service *ts_logs_service(struct ts_logs *l);
 

@@ -556,6 +556,12 @@ static void logs_sweep_all(struct ts_logs *l, struct sweep_ctx *sc)
     }
 }
 
+void ts_logs_retain_now(struct ts_logs *l)
+{
+    struct sweep_ctx sc = {l, ts_clock_now_ms(l->ctx.clock)};
+    logs_sweep_all(l, &sc);
+}
+
 static void *sweeper_main(void *arg)
 {
     struct ts_logs *l = arg;
