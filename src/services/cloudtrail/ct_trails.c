@@ -136,6 +136,26 @@ static int load_trail(struct ts_cloudtrail *ct, const struct ts_aws_req *req, co
     return *doc ? 0 : storage_error(err, TS_ECORRUPT);
 }
 
+/* load_trail of the "Name" member for operations that must run in the trail's home region
+ * (UpdateTrail, DeleteTrail, Start/StopLogging): InvalidHomeRegionException elsewhere. */
+static int load_home_trail(struct ts_cloudtrail *ct, const struct ts_aws_req *req,
+                           char region[32], char name[130], cJSON **doc,
+                           struct ts_aws_error *err)
+{
+    int rc = load_trail(ct, req, "Name", region, name, doc, err);
+    if (rc) {
+        return rc;
+    }
+    if (strcmp(region, req->region) != 0) {
+        cJSON_Delete(*doc);
+        *doc = NULL;
+        return ts_aws_fail(err, "InvalidHomeRegionException",
+                           "This operation must be called from the trail's home region (%s).",
+                           region);
+    }
+    return 0;
+}
+
 static int save_trail(struct ts_cloudtrail *ct, const char *account, const char *key,
                       const cJSON *doc, bool create, struct ts_aws_error *err)
 {
@@ -374,15 +394,9 @@ int ct_op_update_trail(void *c, struct ts_aws_req *req, struct ts_aws_resp *resp
     struct ts_cloudtrail *ct = c;
     char region[32], name[130], key[CT_KEY_MAX];
     cJSON *doc = NULL;
-    int rc = load_trail(ct, req, "Name", region, name, &doc, err);
+    int rc = load_home_trail(ct, req, region, name, &doc, err);
     if (rc) {
         return rc;
-    }
-    if (strcmp(region, req->region) != 0) {
-        cJSON_Delete(doc);
-        return ts_aws_fail(err, "InvalidHomeRegionException",
-                           "This operation must be called from the trail's home region (%s).",
-                           region);
     }
     rc = apply_settings(req, doc, err);
     if (!rc) {
@@ -405,15 +419,9 @@ int ct_op_delete_trail(void *c, struct ts_aws_req *req, struct ts_aws_resp *resp
     TS_UNUSED(resp);
     char region[32], name[130], key[CT_KEY_MAX];
     cJSON *doc = NULL;
-    int rc = load_trail(ct, req, "Name", region, name, &doc, err);
+    int rc = load_home_trail(ct, req, region, name, &doc, err);
     if (rc) {
         return rc;
-    }
-    if (strcmp(region, req->region) != 0) {
-        cJSON_Delete(doc);
-        return ts_aws_fail(err, "InvalidHomeRegionException",
-                           "This operation must be called from the trail's home region (%s).",
-                           region);
     }
     trail_key(region, name, key, sizeof(key));
     if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(doc, "_logging"))) {
@@ -615,15 +623,9 @@ static int set_logging(struct ts_cloudtrail *ct, struct ts_aws_req *req, bool on
 {
     char region[32], name[130], key[CT_KEY_MAX];
     cJSON *doc = NULL;
-    int rc = load_trail(ct, req, "Name", region, name, &doc, err);
+    int rc = load_home_trail(ct, req, region, name, &doc, err);
     if (rc) {
         return rc;
-    }
-    if (strcmp(region, req->region) != 0) {
-        cJSON_Delete(doc);
-        return ts_aws_fail(err, "InvalidHomeRegionException",
-                           "This operation must be called from the trail's home region (%s).",
-                           region);
     }
     bool was = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(doc, "_logging"));
     if (was != on) {

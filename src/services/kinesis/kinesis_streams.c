@@ -1117,6 +1117,23 @@ int kin_op_delete_stream(void *ctx, struct ts_aws_req *req, struct ts_aws_resp *
 
 /* ------------------------------------------------------------------ DescribeStream(Summary) */
 
+/* Members DescribeStream and DescribeStreamSummary share. Caller holds s->lock. */
+static void add_identity(cJSON *d, const struct kin_stream *s)
+{
+    cJSON_AddStringToObject(d, "StreamName", s->name);
+    cJSON_AddStringToObject(d, "StreamARN", s->arn);
+    cJSON_AddStringToObject(d, "StreamStatus", "ACTIVE");
+    add_mode(d, s);
+}
+
+static void add_settings(cJSON *d, const struct kin_stream *s)
+{
+    cJSON_AddNumberToObject(d, "RetentionPeriodHours", s->retention_hours);
+    kin_add_time(d, "StreamCreationTimestamp", s->created_ms);
+    add_monitoring(d);
+    cJSON_AddStringToObject(d, "EncryptionType", "NONE");
+}
+
 int kin_op_describe_stream(void *ctx, struct ts_aws_req *req, struct ts_aws_resp *resp,
                            struct ts_aws_error *err)
 {
@@ -1153,10 +1170,7 @@ int kin_op_describe_stream(void *ctx, struct ts_aws_req *req, struct ts_aws_resp
         return oom(err);
     }
     pthread_rwlock_rdlock(&s->lock);
-    cJSON_AddStringToObject(d, "StreamName", s->name);
-    cJSON_AddStringToObject(d, "StreamARN", s->arn);
-    cJSON_AddStringToObject(d, "StreamStatus", "ACTIVE");
-    add_mode(d, s);
+    add_identity(d, s);
     cJSON *shards = cJSON_AddArrayToObject(d, "Shards");
     int64_t n = 0;
     bool more = false;
@@ -1173,10 +1187,7 @@ int kin_op_describe_stream(void *ctx, struct ts_aws_req *req, struct ts_aws_resp
         n++;
     }
     cJSON_AddBoolToObject(d, "HasMoreShards", more);
-    cJSON_AddNumberToObject(d, "RetentionPeriodHours", s->retention_hours);
-    kin_add_time(d, "StreamCreationTimestamp", s->created_ms);
-    add_monitoring(d);
-    cJSON_AddStringToObject(d, "EncryptionType", "NONE");
+    add_settings(d, s);
     pthread_rwlock_unlock(&s->lock);
     kin_stream_put(s);
     resp->output = out;
@@ -1199,14 +1210,8 @@ int kin_op_describe_stream_summary(void *ctx, struct ts_aws_req *req, struct ts_
         return oom(err);
     }
     pthread_rwlock_rdlock(&s->lock);
-    cJSON_AddStringToObject(d, "StreamName", s->name);
-    cJSON_AddStringToObject(d, "StreamARN", s->arn);
-    cJSON_AddStringToObject(d, "StreamStatus", "ACTIVE");
-    add_mode(d, s);
-    cJSON_AddNumberToObject(d, "RetentionPeriodHours", s->retention_hours);
-    kin_add_time(d, "StreamCreationTimestamp", s->created_ms);
-    add_monitoring(d);
-    cJSON_AddStringToObject(d, "EncryptionType", "NONE");
+    add_identity(d, s);
+    add_settings(d, s);
     cJSON_AddNumberToObject(d, "OpenShardCount", (double)s->n_open);
     cJSON_AddNumberToObject(d, "ConsumerCount", 0);
     cJSON_AddNumberToObject(d, "MaxRecordSizeInKiB", s->max_record_bytes / 1024);
