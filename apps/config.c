@@ -69,7 +69,7 @@ void ts_config_defaults(struct ts_config *c)
     memset(c, 0, sizeof(*c));
     ts_strlcpy(c->listen_host, "127.0.0.1", sizeof(c->listen_host));
     c->listen_port = 4600;
-    c->threads = 4;
+    c->threads = 16;
     c->max_body_bytes = 10 << 20;
     c->max_header_bytes = 64 << 10;
     c->idle_timeout_ms = 60000;

@@ -1,7 +1,8 @@
 #!/bin/sh
 # PutLogEvents throughput: 1,000-event batches of ~1 KB CloudTrail-shaped records, signed, from
 # 8 concurrent keep-alive clients; trailstream (release build, fsync: group) against moto_server
-# in the same run, and the ratio.
+# in the same run, and the ratio. Then the body parser alone (bench_put_parse: each string
+# decoder against memcpy and SHA-256 of the same body).
 #
 # Usage: bench/logs/run.sh [TRAILSTREAM_BINARY]     (default build/release/apps/trailstream)
 # Env:   DURATION (10s) CLIENTS (8) EVENTS (1000) FSYNC (group) PYTHON (python3)
@@ -81,3 +82,9 @@ import sys
 ts, moto = float(sys.argv[1]), float(sys.argv[2])
 print(f"ratio trailstream/moto_server: {ts / moto:.1f}x")
 PY
+
+PARSE_BENCH="$(dirname "$BIN")/../bench/logs/bench_put_parse"
+if [ -x "$PARSE_BENCH" ]; then
+    echo
+    "$PARSE_BENCH" 1
+fi
