@@ -89,6 +89,22 @@ static void test_utf8(void)
     TEST_CHECK(!ts_utf8_valid("\xed\xa0\x80", 3));    /* surrogate */
     TEST_CHECK(!ts_utf8_valid("\xf4\x90\x80\x80", 4)); /* > U+10FFFF */
     TEST_CHECK(!ts_utf8_valid("\xff", 1));
+    /* A bad byte at every position of a long ASCII buffer (the 64- and 16-byte fast paths
+     * must hand over to the byte-wise check wherever it is), and a good sequence likewise. */
+    char buf[300];
+    memset(buf, 'a', sizeof(buf));
+    for (size_t at = 0; at < sizeof(buf); at++) {
+        TEST_CHECK(ts_utf8_valid(buf, sizeof(buf)));
+        buf[at] = (char)0xff;
+        TEST_CHECK_(!ts_utf8_valid(buf, sizeof(buf)), "0xff at %zu", at);
+        buf[at] = 'a';
+        if (at + 2 <= sizeof(buf)) {
+            memcpy(buf + at, "\xc3\xa9", 2);
+            TEST_CHECK_(ts_utf8_valid(buf, sizeof(buf)), "U+00E9 at %zu", at);
+            TEST_CHECK_(!ts_utf8_valid(buf, at + 1), "U+00E9 cut at %zu", at);
+            memset(buf + at, 'a', 2);
+        }
+    }
 }
 
 TEST_LIST = {
