@@ -4,13 +4,16 @@
 #   bench_require TOOL...          stop unless every tool is on PATH
 #   bench_free_port                print a free loopback port
 #   bench_wait_http URL            poll URL until it answers (bounded: 20 s)
-#   bench_start_trailstream CONFIG start `serve` with CONFIG, data in $TMP/data; sets TS_PID
-#                                  and TS_URL (from the first line it prints)
+#   bench_start_trailstream CONFIG [DATA]
+#                                  start `serve` with CONFIG, data in DATA (default $TMP/data);
+#                                  sets TS_PID and TS_URL (from the first line it prints); every
+#                                  server started is reaped by bench_cleanup
 #   bench_stop_trailstream         SIGTERM and wait; fails unless it exits 0
 #   bench_start_moto               start moto_server on a free port; sets MOTO_PID, MOTO_URL
 #   bench_cleanup                  reap both servers and remove TMP (install with trap)
 
 TS_PID=""
+TS_PIDS=""
 MOTO_PID=""
 
 bench_require() {
@@ -34,12 +37,15 @@ bench_wait_http() {
 }
 
 bench_start_trailstream() {
-    : > "$TMP/ts.out"
-    "$BIN" serve --config "$1" --data-dir "$TMP/data" --listen 127.0.0.1:0 \
-        > "$TMP/ts.out" 2>> "$TMP/ts.err" &
+    data=${2:-$TMP/data}
+    out="$data.out"
+    : > "$out"
+    "$BIN" serve --config "$1" --data-dir "$data" --listen 127.0.0.1:0 \
+        > "$out" 2>> "$TMP/ts.err" &
     TS_PID=$!
+    TS_PIDS="$TS_PIDS $TS_PID"
     i=0
-    until grep -q '^listening on ' "$TMP/ts.out" 2>/dev/null; do
+    until grep -q '^listening on ' "$out" 2>/dev/null; do
         i=$((i + 1))
         if [ $i -ge 200 ] || ! kill -0 "$TS_PID" 2>/dev/null; then
             echo "$0: trailstream did not start:" >&2
@@ -48,7 +54,7 @@ bench_start_trailstream() {
         fi
         sleep 0.1
     done
-    TS_URL=$(sed -n 's/^listening on //p' "$TMP/ts.out" | head -n 1)
+    TS_URL=$(sed -n 's/^listening on //p' "$out" | head -n 1)
     bench_wait_http "$TS_URL/health"
 }
 
@@ -67,7 +73,8 @@ bench_start_moto() {
 }
 
 bench_cleanup() {
-    [ -n "$TS_PID" ] && kill "$TS_PID" 2>/dev/null && wait "$TS_PID" 2>/dev/null
-    [ -n "$MOTO_PID" ] && kill "$MOTO_PID" 2>/dev/null && wait "$MOTO_PID" 2>/dev/null
+    for pid in $TS_PIDS $MOTO_PID; do
+        { kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; } || true
+    done
     rm -rf "$TMP"
 }

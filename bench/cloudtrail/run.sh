@@ -1,18 +1,33 @@
 #!/bin/sh
-# CloudTrail costs: (1) per-call latency of a recorded API call (STS GetCallerIdentity, one
-# pre-signed request replayed by wrk, as bench/http does) without any trail and with a logging
-# trail delivering into a log group; (2) `trailstream import` rate in records/s.
+# CloudTrail costs: (1) what a logging trail adds to each recorded API call (STS
+# GetCallerIdentity, one pre-signed request replayed by wrk, as bench/http does); (2)
+# `trailstream import` rate in records/s.
+#
+# (1) runs two servers of the same binary and config side by side: A without a trail, B with a
+# logging trail delivering into a log group. Every call is recorded on both (event history);
+# B's trail writer also appends each record to the log group. The runs alternate A, B, A, B...
+# (ROUNDS rounds) so that both see the same machine, and medians are reported:
+#   - saturated: wrk -c CONNECTIONS as fast as the server answers: throughput, p50/p99, and the
+#     server's CPU time per call (utime+stime from /proc, read once B's trail writer has caught
+#     up, so its delivery work is counted);
+#   - fixed load: FIXED_CONNECTIONS connections each waiting FIXED_DELAY_MS between calls (well
+#     below saturation): p50/p99 latency of a call, without queueing.
 #
 # Usage: bench/cloudtrail/run.sh [TRAILSTREAM_BINARY]   (default build/release/apps/trailstream)
-# Env:   DURATION (10s) THREADS (2) CONNECTIONS (32) RECORDS (200000) FSYNC (group) PYTHON
-# Builds nothing. The server is always reaped on exit.
+# Env:   DURATION (8s) ROUNDS (3) THREADS (2) CONNECTIONS (32) FIXED_CONNECTIONS (8)
+#        FIXED_DELAY_MS (1) FIXED_DURATION (5s) RECORDS (200000) FSYNC (group) PYTHON
+# Builds nothing. The servers are always reaped on exit.
 set -eu
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 BIN=${1:-build/release/apps/trailstream}
-DURATION=${DURATION:-10s}
+DURATION=${DURATION:-8s}
+ROUNDS=${ROUNDS:-3}
 THREADS=${THREADS:-2}
 CONNECTIONS=${CONNECTIONS:-32}
+FIXED_CONNECTIONS=${FIXED_CONNECTIONS:-8}
+FIXED_DELAY_MS=${FIXED_DELAY_MS:-1}
+FIXED_DURATION=${FIXED_DURATION:-5s}
 RECORDS=${RECORDS:-200000}
 FSYNC=${FSYNC:-group}
 PYTHON=${PYTHON:-python3}
@@ -39,35 +54,13 @@ accounts:
     root_access_keys: [{id: $KEY, secret: "$SECRET"}]
 YAML
 
-start_server() {
-    bench_start_trailstream "$TMP/trailstream.yaml"
-}
-
-stop_server() {
-    bench_stop_trailstream
-}
-
-run_wrk() { # NAME
-    name=$1
-    "$PYTHON" "$HERE/../http/presign.py" "$TS_URL" "$KEY" "$SECRET" "$TMP/$name.lua"
-    TS_BENCH_REQUEST="$TMP/$name.lua" wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" \
-        -s "$HERE/../http/replay.lua" "$TS_URL" > "$TMP/$name.wrk" 2>&1
-    line=$(grep '^requests ' "$TMP/$name.wrk")
-    set -- $line
-    if [ "$4" != 0 ] || [ "$6" != 0 ]; then
-        echo "run.sh: $name: $4 non-200 responses, $6 socket errors" >&2
-        cat "$TMP/$name.wrk" >&2
-        exit 1
-    fi
-    echo "$name: $8 req/s  p50 ${10} us  p99 ${12} us"
-    eval "${name}_P50=${10} ${name}_P99=${12} ${name}_RPS=$8"
-}
-
-echo "GetCallerIdentity (recorded: one durable CloudTrail append per call), wrk -t$THREADS" \
-     "-c$CONNECTIONS -d$DURATION, fsync $FSYNC, $(nproc) CPUs"
-start_server
-run_wrk no_trail
-"$PYTHON" - "$TS_URL" "$KEY" "$SECRET" "$ACCOUNT" <<'PY'
+bench_start_trailstream "$TMP/trailstream.yaml" "$TMP/a"
+A_PID=$TS_PID
+A_URL=$TS_URL
+bench_start_trailstream "$TMP/trailstream.yaml" "$TMP/b"
+B_PID=$TS_PID
+B_URL=$TS_URL
+"$PYTHON" - "$B_URL" "$KEY" "$SECRET" "$ACCOUNT" <<'PY'
 import sys, boto3
 url, key, secret, acct = sys.argv[1:5]
 kw = dict(endpoint_url=url, region_name="us-east-1", aws_access_key_id=key,
@@ -79,15 +72,111 @@ ct.create_trail(Name="bench", S3BucketName="bench-bucket",
                 CloudWatchLogsRoleArn=f"arn:aws:iam::{acct}:role/ct")
 ct.start_logging(Name="bench")
 PY
-run_wrk trail
-stop_server
-"$PYTHON" - "$no_trail_P50" "$no_trail_P99" "$trail_P50" "$trail_P99" \
-    "$no_trail_RPS" "$trail_RPS" <<'PY'
-import sys
-a50, a99, b50, b99, ar, br = map(float, sys.argv[1:7])
-print(f"logging trail vs none: p50 {100 * (b50 - a50) / a50:+.1f}%  "
-      f"p99 {100 * (b99 - a99) / a99:+.1f}%  throughput {100 * (br - ar) / ar:+.1f}%")
+"$PYTHON" "$HERE/../http/presign.py" "$A_URL" "$KEY" "$SECRET" "$TMP/a.lua"
+"$PYTHON" "$HERE/../http/presign.py" "$B_URL" "$KEY" "$SECRET" "$TMP/b.lua"
+
+cpu_ticks() { # PID: utime + stime in clock ticks
+    awk '{print $14 + $15}' "/proc/$1/stat"
+}
+
+metric() { # URL NAME: the sum of a metric's samples in /metrics
+    "$PYTHON" - "$1" "$2" <<'PY'
+import sys, urllib.request
+text = urllib.request.urlopen(sys.argv[1] + "/metrics", timeout=5).read().decode()
+print(int(sum(float(l.split()[-1]) for l in text.splitlines()
+              if l.startswith(sys.argv[2]) and l[len(sys.argv[2])] in " {")))
 PY
+}
+
+# Until B's log group stops growing (its trail writer has caught up); bounded.
+wait_delivered() {
+    last=-1
+    i=0
+    while [ $i -lt 100 ]; do
+        now=$(metric "$B_URL" ts_logs_ingested_events_total)
+        [ "$now" = "$last" ] && return 0
+        last=$now
+        i=$((i + 1))
+        sleep 0.2
+    done
+    echo "run.sh: the trail writer did not catch up within 20 s" >&2
+    exit 1
+}
+
+run_one() { # SERVER(a|b) MODE(sat|fixed) -> appends a line to $TMP/results
+    server=$1
+    mode=$2
+    if [ "$server" = a ]; then url=$A_URL pid=$A_PID; else url=$B_URL pid=$B_PID; fi
+    c0=$(cpu_ticks "$pid")
+    if [ "$mode" = sat ]; then
+        TS_BENCH_REQUEST="$TMP/$server.lua" wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" \
+            -s "$HERE/../http/replay.lua" "$url" > "$TMP/wrk.out" 2>&1
+    else
+        TS_BENCH_REQUEST="$TMP/$server.lua" TS_BENCH_DELAY_MS=$FIXED_DELAY_MS \
+            wrk -t"$THREADS" -c"$FIXED_CONNECTIONS" -d"$FIXED_DURATION" \
+            -s "$HERE/../http/replay.lua" "$url" > "$TMP/wrk.out" 2>&1
+    fi
+    [ "$server" = b ] && wait_delivered
+    c1=$(cpu_ticks "$pid")
+    line=$(grep '^requests ' "$TMP/wrk.out")
+    set -- $line
+    if [ "$4" != 0 ] || [ "$6" != 0 ]; then
+        echo "run.sh: $server $mode: $4 non-200 responses, $6 socket errors" >&2
+        cat "$TMP/wrk.out" >&2
+        exit 1
+    fi
+    echo "$server $mode $2 $8 ${10} ${12} $((c1 - c0))" >> "$TMP/results"
+}
+
+echo "GetCallerIdentity, every call recorded; A: no trail, B: a logging trail into a log group"
+echo "saturated: wrk -t$THREADS -c$CONNECTIONS -d$DURATION; fixed: -c$FIXED_CONNECTIONS with" \
+     "${FIXED_DELAY_MS} ms between calls -d$FIXED_DURATION; $ROUNDS rounds, A and B alternating;" \
+     "fsync $FSYNC, $(nproc) CPUs"
+: > "$TMP/results"
+r=0
+while [ $r -lt "$ROUNDS" ]; do
+    run_one a sat
+    run_one b sat
+    run_one a fixed
+    run_one b fixed
+    r=$((r + 1))
+done
+delivered=$(metric "$B_URL" ts_logs_ingested_events_total)
+"$PYTHON" - "$TMP/results" "$(getconf CLK_TCK)" "$delivered" <<'PY'
+import statistics, sys
+rows = [l.split() for l in open(sys.argv[1])]
+tck, delivered = float(sys.argv[2]), int(sys.argv[3])
+def med(server, mode, col):
+    return statistics.median(float(r[col]) for r in rows if r[0] == server and r[1] == mode)
+def cpu(server):
+    return statistics.median(float(r[6]) / tck / int(r[2]) * 1e6
+                             for r in rows if r[0] == server and r[1] == "sat")
+def pct(a, b):
+    return f"{100 * (b - a) / a:+.1f}%"
+for mode in ("sat", "fixed"):
+    for server in ("a", "b"):
+        runs = [r for r in rows if r[0] == server and r[1] == mode]
+        print(f"  rounds {mode:5s} {server}: " + ", ".join(
+            f"{float(r[3]):.0f}/s p50 {r[4]} p99 {r[5]}" for r in runs))
+for server, name in (("a", "no trail"), ("b", "logging trail")):
+    print(f"{name:14s} saturated: {med(server, 'sat', 3):8.0f} calls/s  p50 {med(server, 'sat', 4):6.0f} us"
+          f"  p99 {med(server, 'sat', 5):6.0f} us  CPU {cpu(server):5.1f} us/call | fixed load: "
+          f"{med(server, 'fixed', 3):6.0f} calls/s  p50 {med(server, 'fixed', 4):5.0f} us  "
+          f"p99 {med(server, 'fixed', 5):5.0f} us")
+print(f"logging trail vs none (medians): CPU per call {pct(cpu('a'), cpu('b'))}; saturated "
+      f"throughput {pct(med('a', 'sat', 3), med('b', 'sat', 3))}, p50 "
+      f"{pct(med('a', 'sat', 4), med('b', 'sat', 4))}, p99 {pct(med('a', 'sat', 5), med('b', 'sat', 5))}; "
+      f"fixed load p50 {pct(med('a', 'fixed', 4), med('b', 'fixed', 4))}, "
+      f"p99 {pct(med('a', 'fixed', 5), med('b', 'fixed', 5))}")
+calls_b = sum(int(r[2]) for r in rows if r[0] == "b")
+print(f"trail delivery: {delivered} records in B's log group for {calls_b} benchmarked calls"
+      " (plus the set-up calls)")
+if delivered < calls_b:
+    sys.exit("run.sh: the trail did not deliver every recorded call")
+PY
+kill "$A_PID" "$B_PID"
+wait "$A_PID" "$B_PID" || { echo "run.sh: a server did not stop cleanly" >&2; exit 1; }
+TS_PIDS=""
 
 # Import: RECORDS records in gzip'd log files of 10,000 records (the shared set's records
 # cycled, each with a fresh eventID; synthetic ones when the set is absent).
@@ -111,6 +200,6 @@ for f in range(0, total, 10000):
     with gzip.open(os.path.join(out, "%06d.json.gz" % f), "wt") as g:
         g.write('{"Records":[' + ",".join(recs) + "]}")
 PY
-"$BIN" import --account "$ACCOUNT" --config "$TMP/trailstream.yaml" --data-dir "$TMP/data" \
+"$BIN" import --account "$ACCOUNT" --config "$TMP/trailstream.yaml" --data-dir "$TMP/b" \
     --quiet "$TMP"/import/*.json.gz 2> "$TMP/import.err" || { cat "$TMP/import.err" >&2; exit 1; }
 echo "import ($RECORDS records, gzip, fsync $FSYNC): $(tail -n 1 "$TMP/import.err" | sed 's/^import: //')"

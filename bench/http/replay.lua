@@ -1,6 +1,9 @@
 -- wrk script: replays one pre-signed request (made by presign.py, path in $TS_BENCH_REQUEST)
--- on every keep-alive connection and counts the answers that were not 200.
+-- on every keep-alive connection and counts the answers that were not 200. With
+-- $TS_BENCH_DELAY_MS each connection waits that long between an answer and its next request:
+-- a fixed load below saturation, at which latency shows a call's own cost, not queueing.
 local spec = dofile(os.getenv("TS_BENCH_REQUEST"))
+local delay_ms = tonumber(os.getenv("TS_BENCH_DELAY_MS") or "")
 local raw = nil
 local threads = {}
 non200 = 0
@@ -15,6 +18,12 @@ end
 
 function request()
   return raw
+end
+
+if delay_ms then
+  function delay()
+    return delay_ms
+  end
 end
 
 function response(status, headers, body)

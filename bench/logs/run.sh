@@ -85,6 +85,11 @@ PY
 
 PARSE_BENCH="$(dirname "$BIN")/../bench/logs/bench_put_parse"
 if [ -x "$PARSE_BENCH" ]; then
+    # both servers stop first: the parser's figures are per CPU-second of an idle machine
+    kill "$TS_PID" "$MOTO_PID" 2>/dev/null || true
+    wait "$TS_PID" "$MOTO_PID" 2>/dev/null || true
+    TS_PID=""
+    MOTO_PID=""
     echo
     "$PARSE_BENCH" 1
 fi

@@ -117,6 +117,9 @@ enum ts_log_level { TS_LOG_LEVEL_ERROR = 0, TS_LOG_LEVEL_WARN, TS_LOG_LEVEL_INFO
 
 extern int ts_log_level_current;
 void ts_log_set_level(enum ts_log_level level);
+/* Names the calling thread (at most 15 characters are kept), as top -H, ps -L, gdb and
+ * /proc/<pid>/task/<tid>/comm show it. Every long-lived thread of the server calls this. */
+void ts_thread_name(const char *name);
 /* Parses "error", "warn", "info", "debug"; returns -1 if unknown. */
 int ts_log_level_parse(const char *s);
 void ts_log_write(enum ts_log_level level, const char *comp, const char *fmt, ...)

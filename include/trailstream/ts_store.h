@@ -226,6 +226,9 @@ int ts_store_list(struct ts_store *s, const char *prefix, ts_store_list_fn fn, v
  * ts_store_names_free) holds *n copies. Returns 0 or TS_ENOMEM (nothing to free then). */
 int ts_store_names(struct ts_store *s, const char *prefix, char ***names, size_t *n);
 void ts_store_names_free(char **names, size_t n);
+/* A number that changes whenever a partition is created or deleted: a caller that keeps a
+ * listing refreshes it only when this differs from the value it listed at. */
+uint64_t ts_store_partitions_version(struct ts_store *s);
 /* Under TS_FSYNC_INTERVAL, syncs every partition now (as the sync thread would) and returns
  * the first error; under the other policies a no-op returning 0. Any thread. */
 int ts_store_sync(struct ts_store *s);

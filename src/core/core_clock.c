@@ -22,24 +22,93 @@ uint64_t ts_mono_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-static void to_tm(int64_t ms, struct tm *tm)
+/* UTC calendar arithmetic without gmtime_r/timegm, which take glibc's process-wide time-zone
+ * lock on every call (every request formats and parses times). Proleptic Gregorian calendar;
+ * days are counted from 1970-01-01 in 400-year eras of 146,097 days. */
+static int64_t days_from_civil(int64_t y, int m, int d)
 {
-    time_t secs = (time_t)(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
-    gmtime_r(&secs, tm);
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    int64_t yoe = y - era * 400;                                /* [0, 399] */
+    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1; /* [0, 365] */
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;         /* [0, 146096] */
+    return era * 146097 + doe - 719468;
+}
+
+static void civil_from_days(int64_t z, int64_t *y, int *m, int *d)
+{
+    z += 719468;
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    int64_t doe = z - era * 146097;
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    int64_t mp = (5 * doy + 2) / 153;
+    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
+    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
+    *y = yoe + era * 400 + (*m <= 2);
+}
+
+struct civil {
+    int64_t year;
+    int mon, day, hour, min, sec;
+};
+
+static void to_civil(int64_t ms, struct civil *c)
+{
+    int64_t secs = ms >= 0 ? ms / 1000 : (ms - 999) / 1000;
+    int64_t days = secs >= 0 ? secs / 86400 : (secs - 86399) / 86400;
+    int64_t rem = secs - days * 86400;
+    civil_from_days(days, &c->year, &c->mon, &c->day);
+    c->hour = (int)(rem / 3600);
+    c->min = (int)(rem / 60 % 60);
+    c->sec = (int)(rem % 60);
+}
+
+static char *put2(char *o, int v)
+{
+    o[0] = (char)('0' + v / 10);
+    o[1] = (char)('0' + v % 10);
+    return o + 2;
+}
+
+static char *put_year(char *o, int64_t y)
+{
+    if (y < 0 || y > 9999) {
+        y = y < 0 ? 0 : 9999; /* outside what the formats can carry */
+    }
+    o = put2(o, (int)(y / 100));
+    return put2(o, (int)(y % 100));
 }
 
 void ts_time_fmt_basic(int64_t ms, char out[17])
 {
-    struct tm tm;
-    to_tm(ms, &tm);
-    strftime(out, 17, "%Y%m%dT%H%M%SZ", &tm);
+    struct civil c;
+    to_civil(ms, &c);
+    char *o = put_year(out, c.year);
+    o = put2(put2(o, c.mon), c.day);
+    *o++ = 'T';
+    o = put2(put2(put2(o, c.hour), c.min), c.sec);
+    *o++ = 'Z';
+    *o = '\0';
 }
 
 void ts_time_fmt_iso(int64_t ms, char out[21])
 {
-    struct tm tm;
-    to_tm(ms, &tm);
-    strftime(out, 21, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    struct civil c;
+    to_civil(ms, &c);
+    char *o = put_year(out, c.year);
+    *o++ = '-';
+    o = put2(o, c.mon);
+    *o++ = '-';
+    o = put2(o, c.day);
+    *o++ = 'T';
+    o = put2(o, c.hour);
+    *o++ = ':';
+    o = put2(o, c.min);
+    *o++ = ':';
+    o = put2(o, c.sec);
+    *o++ = 'Z';
+    *o = '\0';
 }
 
 static int digits(const char *s, int n, int *out)
@@ -61,11 +130,10 @@ static int tm_to_ms(struct tm *tm, int64_t *ms)
         tm->tm_hour > 23 || tm->tm_min > 59 || tm->tm_sec > 60) {
         return TS_EINVAL;
     }
-    time_t t = timegm(tm);
-    if (t == (time_t)-1) {
-        return TS_EINVAL;
-    }
-    *ms = (int64_t)t * 1000;
+    /* As timegm: a day past the month's end rolls into the next month. */
+    int64_t days = days_from_civil((int64_t)tm->tm_year + 1900, tm->tm_mon + 1, 1) +
+                   tm->tm_mday - 1;
+    *ms = ((days * 24 + tm->tm_hour) * 60 + tm->tm_min) * 60000LL + tm->tm_sec * 1000LL;
     return 0;
 }
 

@@ -15,6 +15,13 @@ void ts_log_set_level(enum ts_log_level level)
     ts_log_level_current = (int)level;
 }
 
+void ts_thread_name(const char *name)
+{
+    char n[16];
+    snprintf(n, sizeof(n), "%s", name);
+    pthread_setname_np(pthread_self(), n);
+}
+
 int ts_log_level_parse(const char *s)
 {
     for (size_t i = 0; i < TS_ARRAY_LEN(level_names); i++) {

@@ -333,6 +333,7 @@ static int ckpt_txn(struct ts_meta *m, void *arg)
  * away) are queued here too, which orders them after any earlier write of the same keys. */
 static void *checkpointer_main(void *arg)
 {
+    ts_thread_name("ts-sub-ckpt");
     struct ts_delivery *d = arg;
     pthread_mutex_lock(&d->mu);
     for (;;) {
@@ -1048,6 +1049,7 @@ static void update_metrics(struct ts_delivery *d)
 
 static void *dispatcher_main(void *arg)
 {
+    ts_thread_name("ts-sub-dispatch");
     struct ts_delivery *d = arg;
     reload(d);
     update_metrics(d);

@@ -255,6 +255,7 @@ struct ts_store {
     pthread_cond_t sync_cond;
     struct ts_partition *buckets[TS_STORE_BUCKETS];
     size_t n_parts;
+    uint64_t parts_version;      /* bumped by every partition insert and removal (mu) */
     struct ts_partition **grave; /* deleted partitions, freed at close */
     size_t n_grave;
     size_t cap_grave;

@@ -11,16 +11,21 @@
 #include <stdio.h>
 #include <string.h>
 
-struct ts_meta {
-    sqlite3 *db;
-    pthread_mutex_t mu;
-    int version;
-};
-
 static const char *const kinds[] = {
     "account",     "log_group",      "log_stream",           "subscription_filter",
     "destination", "kinesis_stream", "event_source_mapping", "checkpoint",
     "trail",
+};
+
+/* The statements of the document operations, prepared once per kind (the SQL compiler costs
+ * more than the statement itself: it dominated the trail writer's cursor commits). */
+enum meta_op { OP_CREATE, OP_PUT, OP_GET, OP_DELETE, OP_LIST, OP_COUNT };
+
+struct ts_meta {
+    sqlite3 *db;
+    pthread_mutex_t mu;
+    int version;
+    sqlite3_stmt *stmts[TS_ARRAY_LEN(kinds)][OP_COUNT];
 };
 
 /* Table name per kind (plural, as in the schema). */
@@ -81,15 +86,14 @@ static const char *const migrations[] = {migration_1, migration_2};
 _Static_assert(TS_ARRAY_LEN(migrations) == TS_META_SCHEMA_VERSION,
                "one migration per schema version");
 
-static int table_of(const char *kind, const char **table)
+static int kind_index(const char *kind)
 {
     for (size_t i = 0; i < TS_ARRAY_LEN(kinds); i++) {
         if (kind && strcmp(kinds[i], kind) == 0) {
-            *table = tables[i];
-            return 0;
+            return (int)i;
         }
     }
-    return TS_EINVAL;
+    return -1;
 }
 
 static int sql_err(int rc)
@@ -116,6 +120,63 @@ static int sql_err(int rc)
 static int exec(struct ts_meta *m, const char *sql)
 {
     return sql_err(sqlite3_exec(m->db, sql, NULL, NULL, NULL));
+}
+
+/* The statement of `op` on kind k, ready to bind (mu held). The cached one is used unless it
+ * is still running (a ts_meta_list callback calling back in): then a fresh one is prepared,
+ * and stmt_done finalizes it instead of keeping it. */
+static int stmt_get(struct ts_meta *m, int k, enum meta_op op, sqlite3_stmt **out)
+{
+    sqlite3_stmt *st = m->stmts[k][op];
+    if (st && !sqlite3_stmt_busy(st)) {
+        *out = st;
+        return SQLITE_OK;
+    }
+    char sql[512];
+    const char *t = tables[k];
+    switch (op) {
+    case OP_CREATE:
+        snprintf(sql, sizeof(sql),
+                 "INSERT INTO %s(account, key, created_ms, updated_ms, attrs) VALUES(?1, ?2, "
+                 "?3, ?3, ?4)",
+                 t);
+        break;
+    case OP_PUT:
+        snprintf(sql, sizeof(sql),
+                 "INSERT INTO %s(account, key, created_ms, updated_ms, attrs) VALUES(?1, ?2, "
+                 "?3, ?3, ?4) ON CONFLICT(account, key) DO UPDATE SET updated_ms = ?3, attrs = "
+                 "?4, revision = revision + 1",
+                 t);
+        break;
+    case OP_GET:
+        snprintf(sql, sizeof(sql), "SELECT attrs FROM %s WHERE account = ?1 AND key = ?2", t);
+        break;
+    case OP_DELETE:
+        snprintf(sql, sizeof(sql), "DELETE FROM %s WHERE account = ?1 AND key = ?2", t);
+        break;
+    default:
+        /* substr() instead of LIKE: keys may contain % and _. */
+        snprintf(sql, sizeof(sql),
+                 "SELECT key, attrs FROM %s WHERE account = ?1 AND substr(key, 1, "
+                 "length(?2)) = ?2 ORDER BY key",
+                 t);
+        break;
+    }
+    int rc = sqlite3_prepare_v3(m->db, sql, -1, st ? 0 : SQLITE_PREPARE_PERSISTENT, out, NULL);
+    if (rc == SQLITE_OK && !st) {
+        m->stmts[k][op] = *out;
+    }
+    return rc;
+}
+
+static void stmt_done(struct ts_meta *m, int k, enum meta_op op, sqlite3_stmt *st)
+{
+    if (st == m->stmts[k][op]) {
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+    } else {
+        sqlite3_finalize(st);
+    }
 }
 
 static int read_version(struct ts_meta *m, int *v)
@@ -207,6 +268,11 @@ void ts_meta_close(struct ts_meta *m)
     if (!m) {
         return;
     }
+    for (size_t k = 0; k < TS_ARRAY_LEN(kinds); k++) {
+        for (int op = 0; op < OP_COUNT; op++) {
+            sqlite3_finalize(m->stmts[k][op]);
+        }
+    }
     sqlite3_close(m->db);
     pthread_mutex_destroy(&m->mu);
     ts_free(m);
@@ -220,33 +286,21 @@ int ts_meta_schema_version(struct ts_meta *m)
 static int put(struct ts_meta *m, const char *kind, const char *account, const char *key,
                const char *json, bool create_only)
 {
-    const char *table;
-    if (table_of(kind, &table) || !account || !key || !json) {
+    int k = kind_index(kind);
+    if (k < 0 || !account || !key || !json) {
         return TS_EINVAL;
     }
-    char sql[512];
-    if (create_only) {
-        snprintf(sql, sizeof(sql),
-                 "INSERT INTO %s(account, key, created_ms, updated_ms, attrs) VALUES(?1, ?2, "
-                 "?3, ?3, ?4)",
-                 table);
-    } else {
-        snprintf(sql, sizeof(sql),
-                 "INSERT INTO %s(account, key, created_ms, updated_ms, attrs) VALUES(?1, ?2, "
-                 "?3, ?3, ?4) ON CONFLICT(account, key) DO UPDATE SET updated_ms = ?3, attrs = "
-                 "?4, revision = revision + 1",
-                 table);
-    }
+    enum meta_op op = create_only ? OP_CREATE : OP_PUT;
     pthread_mutex_lock(&m->mu);
     sqlite3_stmt *st;
-    int rc = sqlite3_prepare_v2(m->db, sql, -1, &st, NULL);
+    int rc = stmt_get(m, k, op, &st);
     if (rc == SQLITE_OK) {
         sqlite3_bind_text(st, 1, account, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 3, ts_clock_now_ms(&ts_clock_real));
         sqlite3_bind_text(st, 4, json, -1, SQLITE_STATIC);
         rc = sqlite3_step(st);
-        sqlite3_finalize(st);
+        stmt_done(m, k, op, st);
     }
     pthread_mutex_unlock(&m->mu);
     return sql_err(rc);
@@ -267,15 +321,13 @@ int ts_meta_create(struct ts_meta *m, const char *kind, const char *account, con
 int ts_meta_get(struct ts_meta *m, const char *kind, const char *account, const char *key,
                 struct ts_buf *out)
 {
-    const char *table;
-    if (table_of(kind, &table) || !account || !key) {
+    int k = kind_index(kind);
+    if (k < 0 || !account || !key) {
         return TS_EINVAL;
     }
-    char sql[256];
-    snprintf(sql, sizeof(sql), "SELECT attrs FROM %s WHERE account = ?1 AND key = ?2", table);
     pthread_mutex_lock(&m->mu);
     sqlite3_stmt *st;
-    int rc = sqlite3_prepare_v2(m->db, sql, -1, &st, NULL);
+    int rc = stmt_get(m, k, OP_GET, &st);
     if (rc != SQLITE_OK) {
         pthread_mutex_unlock(&m->mu);
         return sql_err(rc);
@@ -290,22 +342,20 @@ int ts_meta_get(struct ts_meta *m, const char *kind, const char *account, const 
     } else {
         ret = rc == SQLITE_DONE ? TS_ENOTFOUND : sql_err(rc);
     }
-    sqlite3_finalize(st);
+    stmt_done(m, k, OP_GET, st);
     pthread_mutex_unlock(&m->mu);
     return ret;
 }
 
 int ts_meta_delete(struct ts_meta *m, const char *kind, const char *account, const char *key)
 {
-    const char *table;
-    if (table_of(kind, &table) || !account || !key) {
+    int k = kind_index(kind);
+    if (k < 0 || !account || !key) {
         return TS_EINVAL;
     }
-    char sql[256];
-    snprintf(sql, sizeof(sql), "DELETE FROM %s WHERE account = ?1 AND key = ?2", table);
     pthread_mutex_lock(&m->mu);
     sqlite3_stmt *st;
-    int rc = sqlite3_prepare_v2(m->db, sql, -1, &st, NULL);
+    int rc = stmt_get(m, k, OP_DELETE, &st);
     int ret = sql_err(rc);
     if (rc == SQLITE_OK) {
         sqlite3_bind_text(st, 1, account, -1, SQLITE_STATIC);
@@ -315,7 +365,7 @@ int ts_meta_delete(struct ts_meta *m, const char *kind, const char *account, con
         if (!ret && sqlite3_changes(m->db) == 0) {
             ret = TS_ENOTFOUND;
         }
-        sqlite3_finalize(st);
+        stmt_done(m, k, OP_DELETE, st);
     }
     pthread_mutex_unlock(&m->mu);
     return ret;
@@ -324,30 +374,25 @@ int ts_meta_delete(struct ts_meta *m, const char *kind, const char *account, con
 int ts_meta_list(struct ts_meta *m, const char *kind, const char *account,
                  const char *key_prefix, ts_meta_list_fn fn, void *arg)
 {
-    const char *table;
-    if (table_of(kind, &table) || !account || !fn) {
+    int k = kind_index(kind);
+    if (k < 0 || !account || !fn) {
         return TS_EINVAL;
     }
-    char sql[256];
-    /* substr() instead of LIKE: keys may contain % and _. */
-    snprintf(sql, sizeof(sql),
-             "SELECT key, attrs FROM %s WHERE account = ?1 AND substr(key, 1, length(?2)) = ?2 "
-             "ORDER BY key",
-             table);
     pthread_mutex_lock(&m->mu);
     sqlite3_stmt *st;
-    int rc = sqlite3_prepare_v2(m->db, sql, -1, &st, NULL);
+    int rc = stmt_get(m, k, OP_LIST, &st);
     if (rc != SQLITE_OK) {
         pthread_mutex_unlock(&m->mu);
         return sql_err(rc);
     }
-    sqlite3_bind_text(st, 1, account, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, key_prefix ? key_prefix : "", -1, SQLITE_STATIC);
+    /* Bound as transient copies: the callback may change what the caller's strings are. */
+    sqlite3_bind_text(st, 1, account, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 2, key_prefix ? key_prefix : "", -1, SQLITE_TRANSIENT);
     int ret = 0;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        const char *k = (const char *)sqlite3_column_text(st, 0);
+        const char *key = (const char *)sqlite3_column_text(st, 0);
         const char *j = (const char *)sqlite3_column_text(st, 1);
-        ret = fn(arg, account, k ? k : "", j ? j : "");
+        ret = fn(arg, account, key ? key : "", j ? j : "");
         if (ret) {
             break;
         }
@@ -355,7 +400,7 @@ int ts_meta_list(struct ts_meta *m, const char *kind, const char *account,
     if (!ret && rc != SQLITE_DONE) {
         ret = sql_err(rc);
     }
-    sqlite3_finalize(st);
+    stmt_done(m, k, OP_LIST, st);
     pthread_mutex_unlock(&m->mu);
     return ret;
 }

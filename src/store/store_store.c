@@ -40,6 +40,7 @@ static void insert(struct ts_store *s, struct ts_partition *p)
     p->hnext = s->buckets[b];
     s->buckets[b] = p;
     s->n_parts++;
+    s->parts_version++;
 }
 
 static void unlink_part(struct ts_store *s, struct ts_partition *p)
@@ -51,6 +52,7 @@ static void unlink_part(struct ts_store *s, struct ts_partition *p)
     if (*pp) {
         *pp = p->hnext;
         s->n_parts--;
+        s->parts_version++;
     }
 }
 
@@ -102,6 +104,7 @@ static int open_one(void *arg, const char *name)
 
 static void *sync_main(void *arg)
 {
+    ts_thread_name("ts-store-sync");
     struct ts_store *s = arg;
     pthread_mutex_lock(&s->mu);
     while (!s->stopping) {
@@ -300,6 +303,14 @@ void ts_store_recovery_stats(const struct ts_store *s, struct ts_store_recovery 
 const char *ts_store_dir(const struct ts_store *s)
 {
     return s->dir;
+}
+
+uint64_t ts_store_partitions_version(struct ts_store *s)
+{
+    pthread_mutex_lock(&s->mu);
+    uint64_t v = s->parts_version;
+    pthread_mutex_unlock(&s->mu);
+    return v;
 }
 
 int ts_store_partition(struct ts_store *s, const char *name, bool create,

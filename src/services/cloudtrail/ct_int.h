@@ -30,6 +30,7 @@ struct ts_cloudtrail {
     _Atomic uint64_t trails_gen;   /* bumped by every trail change: the writer reloads */
     _Atomic int data_trails;       /* trails whose selectors include data events */
     _Atomic uint64_t appended;     /* records appended (for flush) */
+    _Atomic bool writer_busy;      /* the writer has a trail to deliver for: appends wake it */
     /* writer */
     pthread_mutex_t lock;
     pthread_cond_t cond;           /* wakes the writer */

@@ -202,6 +202,7 @@ static size_t append_pass(struct ts_cloudtrail *ct, struct ct_rec_item *head, si
 
 void *ct_recorder_main(void *arg)
 {
+    ts_thread_name("ts-ct-recorder");
     struct ts_cloudtrail *ct = arg;
     pthread_mutex_lock(&ct->q_lock);
     for (;;) {

@@ -214,8 +214,9 @@ void ct_trails_changed(struct ts_cloudtrail *ct)
 
 void ts_cloudtrail_notify(struct ts_cloudtrail *ct, const char *partition_name)
 {
-    if (!ct || !ts_str_has_prefix(partition_name, "cloudtrail/")) {
-        return;
+    if (!ct || !ts_str_has_prefix(partition_name, "cloudtrail/") ||
+        !atomic_load(&ct->writer_busy)) {
+        return; /* with no trail to deliver for, appends need not wake the writer */
     }
     pthread_mutex_lock(&ct->lock);
     ct->wakeups++;

@@ -23,7 +23,7 @@
 #define STOP_GRACE_MS 2000
 #define MAX_PARTS 64
 #define COALESCE_RECORDS 256 /* passes smaller than this wait COALESCE_MS before the next */
-#define COALESCE_MS 2
+#define COALESCE_MS 5
 
 struct cursor {
     char pname[256];
@@ -67,8 +67,10 @@ struct writer {
     size_t n_trails;
     uint8_t *buf;
     struct ts_record *recs;
-    char parts[MAX_PARTS][256]; /* partitions of the trail being run */
-    uint64_t gen;               /* trails_gen the trails were loaded at */
+    char **names;           /* the store's "cloudtrail/" partitions (ts_store_names) */
+    size_t n_names;
+    uint64_t names_version; /* ts_store_partitions_version they were listed at */
+    uint64_t gen;           /* trails_gen the trails were loaded at */
 };
 
 /* ------------------------------------------------------------------ trails */
@@ -409,16 +411,24 @@ static int deliver(struct writer *w, struct trail_rt *t, const char *pname, int6
     return (int)consumed;
 }
 
-static int add_part(void *arg, const char *name)
+/* Lists the CloudTrail event partitions again only when a partition was created or deleted
+ * since the last listing (a pass must not cost a scan of the whole store). */
+static void refresh_names(struct writer *w)
 {
-    char (*parts)[256] = arg;
-    for (int i = 0; i < MAX_PARTS; i++) {
-        if (!parts[i][0]) {
-            ts_strlcpy(parts[i], name, 256);
-            return 0;
-        }
+    struct ts_store *store = w->ct->ctx.store;
+    uint64_t v = ts_store_partitions_version(store); /* read first: a later change relists */
+    if (w->names && v == w->names_version) {
+        return;
     }
-    return 0;
+    char **names;
+    size_t n;
+    if (ts_store_names(store, "cloudtrail/", &names, &n) != 0) {
+        return; /* keep the old listing; retried on the next pass */
+    }
+    ts_store_names_free(w->names, w->n_names);
+    w->names = names;
+    w->n_names = n;
+    w->names_version = v;
 }
 
 /* Removes what is left of a deleted trail once it has drained. */
@@ -440,25 +450,26 @@ static int run_trail(struct writer *w, struct trail_rt *t, int64_t now)
     if (t->drained || !t->has_group) {
         return 0;
     }
-    char (*parts)[256] = w->parts;
-    memset(w->parts, 0, sizeof(w->parts));
-    char prefix[64];
-    for (int a = -1; a < t->n_members; a++) {
-        snprintf(prefix, sizeof(prefix), "cloudtrail/%s/", a < 0 ? t->owner : t->members[a]);
-        ts_store_list(w->ct->ctx.store, prefix, add_part, parts);
-    }
     int work = 0;
     bool all_done = true;
     t->holding = false;
-    for (int i = 0; i < MAX_PARTS && parts[i][0]; i++) {
-        char want[64];
-        snprintf(want, sizeof(want), "/%s/events", t->home);
-        size_t pl = strlen(parts[i]), wl = strlen(want);
-        bool events = pl > 7 && strcmp(parts[i] + pl - 7, "/events") == 0;
-        if (!events || (!t->multi && (pl < wl || strcmp(parts[i] + pl - wl, want) != 0))) {
+    char want[64];
+    snprintf(want, sizeof(want), "/%s/events", t->home);
+    size_t wl = strlen(want);
+    for (size_t i = 0; i < w->n_names; i++) {
+        /* "cloudtrail/<account>/<region>/events" of the owner or a member account */
+        const char *name = w->names[i];
+        const char *acct = name + 11;
+        bool mine = strncmp(acct, t->owner, 12) == 0 && acct[12] == '/';
+        for (int a = 0; !mine && a < t->n_members; a++) {
+            mine = strncmp(acct, t->members[a], 12) == 0 && acct[12] == '/';
+        }
+        size_t pl = strlen(name);
+        bool events = pl > 7 && strcmp(name + pl - 7, "/events") == 0;
+        if (!mine || !events || (!t->multi && (pl < wl || strcmp(name + pl - wl, want) != 0))) {
             continue;
         }
-        int n = deliver(w, t, parts[i], now);
+        int n = deliver(w, t, name, now);
         if (n > 0) {
             work += n;
             all_done = false;
@@ -477,6 +488,7 @@ static int run_trail(struct writer *w, struct trail_rt *t, int64_t now)
 
 void *ct_writer_main(void *arg)
 {
+    ts_thread_name("ts-ct-trails");
     struct ts_cloudtrail *ct = arg;
     struct writer w;
     memset(&w, 0, sizeof(w));
@@ -500,7 +512,15 @@ void *ct_writer_main(void *arg)
             w.gen = g;
             reload(&w);
         }
+        /* Appends wake the writer only while a trail may deliver. Set before the pass reads
+         * the partitions: what was appended while it was clear is read by this pass. */
+        bool busy = false;
+        for (size_t i = 0; i < w.n_trails; i++) {
+            busy = busy || (!w.trails[i].drained && w.trails[i].has_group);
+        }
+        atomic_store(&ct->writer_busy, busy);
         int64_t now = ts_clock_now_ms(ct->ctx.clock);
+        refresh_names(&w);
         int work = 0;
         bool stopping_trails = false;
         for (size_t i = 0; i < w.n_trails; i++) {
@@ -540,6 +560,7 @@ void *ct_writer_main(void *arg)
         pthread_mutex_unlock(&ct->lock);
     }
     free_trails(&w);
+    ts_store_names_free(w.names, w.n_names);
     ts_free(w.buf);
     ts_free(w.recs);
     return NULL;

@@ -34,6 +34,7 @@ struct kin_pool {
 
 static void *pool_main(void *arg)
 {
+    ts_thread_name("ts-kin-pool");
     struct kin_pool *p = arg;
     pthread_mutex_lock(&p->mu);
     for (;;) {

@@ -43,6 +43,7 @@ static const struct ts_cbor_schema cbor_schema = {cbor_blobs, cbor_timestamps};
 
 static void *retention_main(void *arg)
 {
+    ts_thread_name("ts-kin-retain");
     struct ts_kinesis *k = arg;
     pthread_mutex_lock(&k->stop_mu);
     while (!k->stopping) {

@@ -117,16 +117,24 @@ static int64_t retention_horizon(const struct ts_aws_req *req, int retention_day
 int logs_op_put_log_events(void *c, struct ts_aws_req *req, struct ts_aws_resp *resp,
                            struct ts_aws_error *err)
 {
-    struct ts_logs *l = c;
     struct logs_put_input in;
+    const struct ts_http_request *http = req->http;
+    int rc = logs_put_parse((const char *)http->body, http->body_len, &in, err);
+    if (!rc) {
+        rc = logs_put_events(c, req, resp, &in, err);
+    }
+    logs_put_input_free(&in);
+    return rc;
+}
+
+int logs_put_events(struct ts_logs *l, struct ts_aws_req *req, struct ts_aws_resp *resp,
+                    struct logs_put_input *in_, struct ts_aws_error *err)
+{
+    struct logs_put_input in = *in_; /* a shallow copy: the arrays stay the caller's */
     struct logs_group_info *gi = NULL;
     struct ts_record_in *recs = NULL;
     cJSON *sdoc = NULL;
-    const struct ts_http_request *http = req->http;
-    int rc = logs_put_parse((const char *)http->body, http->body_len, &in, err);
-    if (rc) {
-        goto out;
-    }
+    int rc;
     /* Required members, names, count, sizes and order of the whole batch first: any
      * violation refuses the call. */
     const char *missing = !in.have_group    ? "logGroupName"
@@ -291,7 +299,6 @@ out:
     logs_group_info_put(l, gi);
     cJSON_Delete(sdoc);
     ts_free(recs);
-    logs_put_input_free(&in);
     return rc;
 }
 

@@ -1,7 +1,9 @@
 /*
  * logs_internal.c - appends from inside trailstream (trail delivery) through the very path
- * of PutLogEvents, so metric filters, retention and subscription dispatch see those events
- * exactly as they see a client's.
+ * of PutLogEvents after its body parser (logs_put_events: the same limits, the durable append,
+ * metric filters), so retention, metric filters and subscription dispatch see those events
+ * exactly as they see a client's. The batch is handed over as the parser would have built
+ * it: no JSON is written or parsed on this path.
  *
  * https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_PutLogEvents.html
  */
@@ -10,35 +12,11 @@
 
 #include "logs_int.h"
 
-/* Appends s as a JSON string literal (quotes included). */
-static int add_json_string(struct ts_buf *b, const char *s, size_t n)
-{
-    int rc = ts_buf_addc(b, '"');
-    size_t run = 0;
-    for (size_t i = 0; !rc && i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c >= 0x20 && c != '"' && c != '\\') {
-            continue;
-        }
-        rc = ts_buf_add(b, s + run, i - run);
-        run = i + 1;
-        if (rc) {
-            break;
-        }
-        if (c == '"' || c == '\\') {
-            char e[2] = {'\\', (char)c};
-            rc = ts_buf_add(b, e, 2);
-        } else {
-            rc = ts_buf_addf(b, "\\u%04x", c);
-        }
-    }
-    rc = rc ? rc : ts_buf_add(b, s + run, n - run);
-    return rc ? rc : ts_buf_addc(b, '"');
-}
-
-/* One PutLogEvents (or CreateLogStream) call on behalf of `account`, as the account's root. */
+/* One call on behalf of `account`, as the account's root: CreateLogStream through its
+ * operation (input), or PutLogEvents through logs_put_events with the batch already built
+ * (put_in), which skips JSON entirely. */
 static int call_op(struct ts_logs *l, ts_aws_op_fn fn, const char *account, const char *region,
-                   const char *body, size_t len, cJSON *input, struct ts_aws_error *err)
+                   struct logs_put_input *put_in, cJSON *input, struct ts_aws_error *err)
 {
     struct ts_http_request http;
     memset(&http, 0, sizeof(http));
@@ -46,8 +24,6 @@ static int call_op(struct ts_logs *l, ts_aws_op_fn fn, const char *account, cons
     http.uri = "/";
     http.path = "/";
     http.query = "";
-    http.body = (const uint8_t *)body;
-    http.body_len = len;
     http.remote_addr = "";
     struct ts_aws_req req;
     struct ts_aws_resp resp;
@@ -67,51 +43,75 @@ static int call_op(struct ts_logs *l, ts_aws_op_fn fn, const char *account, cons
     req.now_ms = ts_clock_now_ms(l->ctx.clock);
     req.input = input;
     memset(err, 0, sizeof(*err));
-    int rc = fn(l, &req, &resp, err);
+    int rc = put_in ? logs_put_events(l, &req, &resp, put_in, err) : fn(l, &req, &resp, err);
     cJSON_Delete(resp.output);
     ts_buf_free(&resp.json);
     ts_buf_free(&resp.xml);
     return rc;
 }
 
+/* The batch as the PutLogEvents parser would have left it: per event [8-byte little-endian
+ * time][message] in one payload buffer, times made non-decreasing (PutLogEvents needs
+ * chronological order within a batch). */
+static int build_input(struct logs_put_input *in, const char *group, const char *stream,
+                       const char *const *messages, const size_t *lens,
+                       const int64_t *timestamps, size_t n)
+{
+    memset(in, 0, sizeof(*in));
+    ts_strlcpy(in->group, group, sizeof(in->group));
+    ts_strlcpy(in->stream, stream, sizeof(in->stream));
+    in->have_group = in->have_stream = in->have_events = true;
+    in->group_too_long = strlen(group) > LOGS_GROUP_NAME_MAX;
+    in->stream_too_long = strlen(stream) > LOGS_STREAM_NAME_MAX;
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++) {
+        total += 8 + lens[i];
+    }
+    in->ts = ts_malloc((n ? n : 1) * sizeof(*in->ts));
+    in->off = ts_malloc((n ? n : 1) * sizeof(*in->off));
+    in->len = ts_malloc((n ? n : 1) * sizeof(*in->len));
+    ts_buf_init(&in->payload, total + 1);
+    if (!in->ts || !in->off || !in->len || ts_buf_reserve(&in->payload, total + 1) != 0) {
+        return TS_ENOMEM;
+    }
+    in->cap = n;
+    int64_t prev = INT64_MIN;
+    for (size_t i = 0; i < n; i++) {
+        int64_t t = TS_MAX(timestamps[i], prev);
+        prev = t;
+        uint8_t le[8];
+        for (int b = 0; b < 8; b++) {
+            le[b] = (uint8_t)((uint64_t)t >> (8 * b));
+        }
+        ts_buf_add(&in->payload, le, 8);
+        in->off[i] = in->payload.len;
+        ts_buf_add(&in->payload, messages[i], lens[i]);
+        in->len[i] = lens[i];
+        in->ts[i] = t;
+    }
+    in->n = n;
+    return 0;
+}
+
 static int put_chunk(struct ts_logs *l, const char *account, const char *region,
                      const char *group, const char *stream, const char *const *messages,
                      const size_t *lens, const int64_t *timestamps, size_t n)
 {
-    struct ts_buf b;
-    size_t total = 256 + strlen(group) * 2 + strlen(stream) * 2;
-    for (size_t i = 0; i < n; i++) {
-        total += lens[i] * 6 + 48;
-    }
-    ts_buf_init(&b, total);
-    int rc = ts_buf_adds(&b, "{\"logGroupName\":");
-    rc = rc ? rc : add_json_string(&b, group, strlen(group));
-    rc = rc ? rc : ts_buf_adds(&b, ",\"logStreamName\":");
-    rc = rc ? rc : add_json_string(&b, stream, strlen(stream));
-    rc = rc ? rc : ts_buf_adds(&b, ",\"logEvents\":[");
-    int64_t prev = INT64_MIN;
-    for (size_t i = 0; !rc && i < n; i++) {
-        /* PutLogEvents needs chronological order within a batch. */
-        int64_t t = TS_MAX(timestamps[i], prev);
-        prev = t;
-        rc = ts_buf_addf(&b, "%s{\"timestamp\":%lld,\"message\":", i ? "," : "", (long long)t);
-        rc = rc ? rc : add_json_string(&b, messages[i], lens[i]);
-        rc = rc ? rc : ts_buf_addc(&b, '}');
-    }
-    rc = rc ? rc : ts_buf_adds(&b, "]}");
-    struct ts_aws_error err;
+    struct logs_put_input in;
+    int rc = build_input(&in, group, stream, messages, lens, timestamps, n);
+    struct ts_aws_error err = {0};
     for (int attempt = 0; !rc && attempt < 2; attempt++) {
-        rc = call_op(l, logs_op_put_log_events, account, region, b.data, b.len, NULL, &err);
+        rc = call_op(l, NULL, account, region, &in, NULL, &err);
         if (!rc || strcmp(err.code, "ResourceNotFoundException") != 0 || attempt) {
             break;
         }
         /* The stream is created on first use, as CloudTrail does. */
-        cJSON *in = cJSON_CreateObject();
-        cJSON_AddStringToObject(in, "logGroupName", group);
-        cJSON_AddStringToObject(in, "logStreamName", stream);
-        rc = in ? call_op(l, logs_op_create_log_stream, account, region, NULL, 0, in, &err)
-                : TS_ENOMEM;
-        cJSON_Delete(in);
+        cJSON *cin = cJSON_CreateObject();
+        cJSON_AddStringToObject(cin, "logGroupName", group);
+        cJSON_AddStringToObject(cin, "logStreamName", stream);
+        rc = cin ? call_op(l, logs_op_create_log_stream, account, region, NULL, cin, &err)
+                 : TS_ENOMEM;
+        cJSON_Delete(cin);
         if (rc && strcmp(err.code, "ResourceAlreadyExistsException") == 0) {
             rc = 0;
         }
@@ -121,7 +121,7 @@ static int put_chunk(struct ts_logs *l, const char *account, const char *region,
     } else if (rc && rc != TS_ENOMEM && rc != TS_ETOOBIG) {
         rc = strcmp(err.code, "InvalidParameterException") == 0 ? TS_EINVAL : TS_EIO;
     }
-    ts_buf_free(&b);
+    logs_put_input_free(&in);
     return rc;
 }
 

@@ -564,6 +564,7 @@ void ts_logs_retain_now(struct ts_logs *l)
 
 static void *sweeper_main(void *arg)
 {
+    ts_thread_name("ts-logs-retain");
     struct ts_logs *l = arg;
     pthread_mutex_lock(&l->lock);
     while (!l->stopping) {

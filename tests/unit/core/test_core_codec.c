@@ -1,5 +1,6 @@
 /* test_core_codec.c - hashes, CRC32C, base64, time formats, metrics rendering. */
 #include <string.h>
+#include <time.h>
 
 #include "trailstream/ts_core.h"
 #include "ts_test.h"
@@ -83,6 +84,42 @@ static void test_base64(void)
     ts_buf_free(&b);
 }
 
+/* The calendar arithmetic against glibc's gmtime_r/strftime/timegm as the oracle: every day
+ * boundary around leap days and centuries, and random instants from 1900 to 2200. */
+static void test_time_vs_libc(void)
+{
+    uint64_t x = 88172645463325252ull;
+    int bad = 0;
+    for (int i = 0; i < 200000 && bad < 5; i++) {
+        int64_t secs;
+        if (i < 100000) {
+            secs = -2208988800LL + (int64_t)i * 86400 - (i % 3); /* 1900-01-01 on, daily */
+        } else {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            secs = -2208988800LL + (int64_t)(x % (300ull * 365 * 86400));
+        }
+        int64_t ms = secs * 1000 + (int64_t)(i % 1000);
+        time_t t = (time_t)secs;
+        struct tm tm;
+        gmtime_r(&t, &tm);
+        char want_iso[32], want_basic[32], iso[21], basic[17];
+        strftime(want_iso, sizeof(want_iso), "%Y-%m-%dT%H:%M:%SZ", &tm);
+        strftime(want_basic, sizeof(want_basic), "%Y%m%dT%H%M%SZ", &tm);
+        ts_time_fmt_iso(ms, iso);
+        ts_time_fmt_basic(ms, basic);
+        int64_t back;
+        if (!TEST_CHECK_(strcmp(iso, want_iso) == 0 && strcmp(basic, want_basic) == 0,
+                         "%lld s: %s / %s, want %s / %s", (long long)secs, iso, basic, want_iso,
+                         want_basic) ||
+            !TEST_CHECK_(ts_time_parse_basic(basic, &back) == 0 && back == secs * 1000,
+                         "parse %s", basic)) {
+            bad++;
+        }
+    }
+}
+
 static void test_time(void)
 {
     char s[21];
@@ -102,6 +139,34 @@ static void test_time(void)
     ts_uuid4(u);
     ts_uuid4(v);
     TEST_CHECK(strlen(u) == 36 && u[14] == '4' && strcmp(u, v) != 0);
+    TEST_CHECK(u[8] == '-' && u[13] == '-' && u[18] == '-' && u[23] == '-');
+    TEST_CHECK(strchr("89ab", u[19]) != NULL);
+    /* ts_random: per-thread pool and direct reads; 4,000 ids are all different, and every
+     * bit position of the pool's output takes both values. */
+    static char ids[4000][37];
+    uint8_t or_bits[16] = {0}, and_bits[16];
+    memset(and_bits, 0xFF, sizeof(and_bits));
+    int dup = 0;
+    for (int i = 0; i < 4000; i++) {
+        uint8_t r[16];
+        TEST_ASSERT(ts_random(r, sizeof(r)) == 0);
+        for (int k = 0; k < 16; k++) {
+            or_bits[k] |= r[k];
+            and_bits[k] &= r[k];
+        }
+        ts_uuid4(ids[i]);
+    }
+    for (int k = 0; k < 16; k++) {
+        TEST_CHECK(or_bits[k] == 0xFF && and_bits[k] == 0);
+    }
+    for (int i = 1; i < 4000; i++) {
+        for (int j = 0; j < i && !dup; j++) {
+            dup = strcmp(ids[i], ids[j]) == 0;
+        }
+    }
+    TEST_CHECK(!dup);
+    uint8_t big[1000], zero[1000] = {0};
+    TEST_CHECK(ts_random(big, sizeof(big)) == 0 && memcmp(big, zero, sizeof(big)) != 0);
 }
 
 static void test_metrics(void)
@@ -129,6 +194,7 @@ static void test_metrics(void)
 TEST_LIST = {
     {"sha256_hmac_md5", test_sha256_hmac_md5},
     {"crc32c", test_crc32c},
+    {"time_vs_libc", test_time_vs_libc},
     {"base64", test_base64},
     {"time", test_time},
     {"metrics", test_metrics},
