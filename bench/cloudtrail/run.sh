@@ -79,6 +79,12 @@ cpu_ticks() { # PID: utime + stime in clock ticks
     awk '{print $14 + $15}' "/proc/$1/stat"
 }
 
+writer_ticks() { # PID: utime + stime of the trail writer thread (named ts-ct-trails)
+    for task in /proc/"$1"/task/*; do
+        [ "$(cat "$task/comm" 2>/dev/null)" = ts-ct-trails ] && awk '{print $14 + $15}' "$task/stat"
+    done | awk '{t += $1} END {print t + 0}'
+}
+
 metric() { # URL NAME: the sum of a metric's samples in /metrics
     "$PYTHON" - "$1" "$2" <<'PY'
 import sys, urllib.request
@@ -108,6 +114,7 @@ run_one() { # SERVER(a|b) MODE(sat|fixed) -> appends a line to $TMP/results
     mode=$2
     if [ "$server" = a ]; then url=$A_URL pid=$A_PID; else url=$B_URL pid=$B_PID; fi
     c0=$(cpu_ticks "$pid")
+    w0=$(writer_ticks "$pid")
     if [ "$mode" = sat ]; then
         TS_BENCH_REQUEST="$TMP/$server.lua" wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" \
             -s "$HERE/../http/replay.lua" "$url" > "$TMP/wrk.out" 2>&1
@@ -118,6 +125,7 @@ run_one() { # SERVER(a|b) MODE(sat|fixed) -> appends a line to $TMP/results
     fi
     [ "$server" = b ] && wait_delivered
     c1=$(cpu_ticks "$pid")
+    w1=$(writer_ticks "$pid")
     line=$(grep '^requests ' "$TMP/wrk.out")
     set -- $line
     if [ "$4" != 0 ] || [ "$6" != 0 ]; then
@@ -125,7 +133,7 @@ run_one() { # SERVER(a|b) MODE(sat|fixed) -> appends a line to $TMP/results
         cat "$TMP/wrk.out" >&2
         exit 1
     fi
-    echo "$server $mode $2 $8 ${10} ${12} $((c1 - c0))" >> "$TMP/results"
+    echo "$server $mode $2 $8 ${10} ${12} $((c1 - c0)) $((w1 - w0))" >> "$TMP/results"
 }
 
 echo "GetCallerIdentity, every call recorded; A: no trail, B: a logging trail into a log group"
@@ -169,6 +177,10 @@ print(f"logging trail vs none (medians): CPU per call {pct(cpu('a'), cpu('b'))};
       f"fixed load p50 {pct(med('a', 'fixed', 4), med('b', 'fixed', 4))}, "
       f"p99 {pct(med('a', 'fixed', 5), med('b', 'fixed', 5))}")
 calls_b = sum(int(r[2]) for r in rows if r[0] == "b")
+writer_us = sum(float(r[7]) for r in rows if r[0] == "b") / tck * 1e6 / calls_b
+print(f"trail writer thread: {writer_us:.2f} us of CPU per delivered record = "
+      f"{100 * writer_us / cpu('a'):.1f}% of a call's CPU without a trail (the trail's own work; "
+      "the medians above also carry the machine's run-to-run spread)")
 print(f"trail delivery: {delivered} records in B's log group for {calls_b} benchmarked calls"
       " (plus the set-up calls)")
 if delivered < calls_b:

@@ -484,5 +484,125 @@ class RecorderTest(unittest.TestCase):
             server.cleanup()
 
 
+class TrailRestartTest(unittest.TestCase):
+    """Trail delivery across restarts (ct_writer.c cursors): after a SIGTERM every record was
+    delivered exactly once and delivery resumes where it stopped; after a kill -9 in the middle
+    of a burst, every record the event history holds reaches the log group (at-least-once:
+    duplicates allowed, losses not)."""
+
+    CALLS = 120
+    THREADS = 6
+
+    def setup_trail(self, server):
+        logs = server.client("logs", "source")
+        logs.create_log_group(logGroupName="/trail/restart")
+        ct = server.client("cloudtrail", "source")
+        ct.create_trail(Name="restart", S3BucketName="b",
+                        CloudWatchLogsLogGroupArn=f"arn:aws:logs:{REGION}:{SRC['id']}:log-group:"
+                                                  "/trail/restart:*",
+                        CloudWatchLogsRoleArn=f"arn:aws:iam::{SRC['id']}:role/ct")
+        ct.start_logging(Name="restart")
+
+    def burst(self, server, tag):
+        names = [f"/restart/{tag}/{i}" for i in range(self.CALLS)]
+
+        def work(part):
+            logs = server.client("logs", "source")
+            for n in part:
+                logs.create_log_group(logGroupName=n)
+
+        with concurrent.futures.ThreadPoolExecutor(self.THREADS) as ex:
+            for f in [ex.submit(work, names[i::self.THREADS]) for i in range(self.THREADS)]:
+                f.result()
+        return names
+
+    def delivered(self, server):
+        """logGroupName -> how many CreateLogGroup records the trail's stream holds."""
+        logs = server.client("logs", "source")
+        counts, kw = {}, {"logGroupName": "/trail/restart", "logStreamName": STREAM,
+                          "startFromHead": True}
+        while True:
+            try:
+                r = logs.get_log_events(**kw)
+            except ClientError as e:
+                if e.response["Error"]["Code"] == "ResourceNotFoundException":
+                    return counts
+                raise
+            for ev in r["events"]:
+                rec = json.loads(ev["message"])
+                if rec["eventName"] == "CreateLogGroup" and rec.get("errorCode") is None:
+                    name = rec["requestParameters"]["logGroupName"]
+                    counts[name] = counts.get(name, 0) + 1
+            if r["nextForwardToken"] == kw.get("nextToken"):
+                return counts
+            kw["nextToken"] = r["nextForwardToken"]
+
+    def recorded(self, server, prefix):
+        ct = server.client("cloudtrail", "source")
+        got, kw = set(), {}
+        while True:
+            page = ct.lookup_events(LookupAttributes=[{"AttributeKey": "EventName",
+                                                       "AttributeValue": "CreateLogGroup"}],
+                                    MaxResults=50, **kw)
+            for e in page["Events"]:
+                name = json.loads(e["CloudTrailEvent"])["requestParameters"]["logGroupName"]
+                if name.startswith(prefix):
+                    got.add(name)
+            kw = {"NextToken": page["NextToken"]} if page.get("NextToken") else None
+            if not kw:
+                return got
+
+    def wait_delivered(self, server, names):
+        return harness.wait_for(
+            lambda: (lambda c: c if all(n in c for n in names) else None)(self.delivered(server)),
+            timeout=20, interval=0.05, what="every record in the trail's log group")
+
+    def test_sigterm_then_kill9(self):
+        server = harness.Server().start()
+        try:
+            self.setup_trail(server)
+            first = self.burst(server, "a")
+            self.wait_delivered(server, first)
+            self.assertEqual(server.stop(), 0)
+
+            again = harness.Server(data_dir=server.data_dir).start()
+            second = self.burst(again, "b")
+            counts = self.wait_delivered(again, first + second)
+            # A graceful stop commits every cursor: nothing is delivered twice.
+            dup = {n: c for n, c in counts.items() if n.startswith("/restart/") and c != 1}
+            self.assertEqual(dup, {})
+
+            # kill -9 in the middle of a burst, while the trail is delivering.
+            third_names = [f"/restart/c/{i}" for i in range(self.CALLS)]
+            ex = concurrent.futures.ThreadPoolExecutor(1)
+            fut = ex.submit(self.burst, again, "c")
+            harness.wait_for(lambda: any(n.startswith("/restart/c/")
+                                         for n in self.delivered(again)),
+                             timeout=20, interval=0.01, what="delivery of the third burst")
+            again.kill()
+            try:
+                fut.result()
+            except Exception:  # noqa: BLE001 - calls fail once the server is gone
+                pass
+            ex.shutdown()
+
+            third = harness.Server(data_dir=server.data_dir).start()
+            try:
+                stored = self.recorded(third, "/restart/c/")
+                self.assertTrue(stored)
+                counts = self.wait_delivered(third, sorted(stored))
+                self.assertEqual({n for n in stored if counts.get(n, 0) < 1}, set())
+                self.assertEqual({n for n in third_names if counts.get(n, 0) > 0} - stored,
+                                 set(), "delivered records are in the event history")
+                self.assertEqual({n: c for n, c in counts.items()
+                                  if n.startswith(("/restart/a/", "/restart/b/")) and c != 1},
+                                 {})
+            finally:
+                third.stop()
+                third.cleanup()
+        finally:
+            server.cleanup()
+
+
 if __name__ == "__main__":
     unittest.main()

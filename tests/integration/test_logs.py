@@ -206,13 +206,21 @@ class LogsTest(harness.ServerTestCase):
                          logGroupName=name, logStreamNamePrefix="a", orderBy="LastEventTime")
         self.assertError(self.src.describe_log_streams, "InvalidParameterException",
                          logGroupName=name, logGroupIdentifier=name)
+        put_b = lambda m: self.src.put_log_events(  # noqa: E731
+            logGroupName=name, logStreamName="b",
+            logEvents=[{"timestamp": now_ms(), "message": m}])
+        put_b("before")  # PutLogEvents now remembers the stream's id with its group
         self.src.delete_log_stream(logGroupName=name, logStreamName="b")
         self.assertError(self.src.delete_log_stream, "ResourceNotFoundException",
                          logGroupName=name, logStreamName="b")
-        # a stream created again under the same name starts empty
+        self.assertError(put_b, "ResourceNotFoundException", m="gone")
+        # a stream created again under the same name starts empty and takes new events
         self.src.create_log_stream(logGroupName=name, logStreamName="b")
         self.assertEqual(self.src.get_log_events(logGroupName=name, logStreamName="b",
                                                  startFromHead=True)["events"], [])
+        put_b("after")
+        self.assertEqual([e["message"] for e in self.src.get_log_events(
+            logGroupName=name, logStreamName="b", startFromHead=True)["events"]], ["after"])
 
     # ------------------------------------------------------------------ PutLogEvents
 

@@ -9,8 +9,10 @@
  * Cursors: ts_meta "checkpoint" documents of the trail owner, key "ct/<trail id>/<partition>",
  * {"offset": next offset, "start": the trail's StartLogging time}. A cursor is committed only
  * after the records it covers were durably appended to the log group, so delivery is
- * at-least-once: a crash between the two re-delivers that batch (eventID is unique; AWS also
- * documents duplicates).
+ * at-least-once: a crash re-delivers what was appended since the last commit (eventID is
+ * unique; AWS also documents duplicates). Commits happen at most every CURSOR_COMMIT_MS per
+ * cursor while records flow (each is a synchronous SQLite commit), at once when a stop was
+ * reached, and for every cursor before the writer sleeps, reloads its trails or exits.
  */
 #include <stdio.h>
 #include <string.h>
@@ -23,13 +25,16 @@
 #define STOP_GRACE_MS 2000
 #define MAX_PARTS 64
 #define COALESCE_RECORDS 256 /* passes smaller than this wait COALESCE_MS before the next */
-#define COALESCE_MS 5
+#define COALESCE_MS 20
+#define CURSOR_COMMIT_MS 200 /* while records flow; a crash re-delivers at most this much */
 
 struct cursor {
     char pname[256];
     uint64_t offset;
     bool loaded;
     bool stop_seen;
+    bool dirty;           /* offset moved since the last commit */
+    int64_t committed_ms; /* when it was last committed */
 };
 
 struct trail_rt {
@@ -215,14 +220,32 @@ static int cursor_load(struct writer *w, struct trail_rt *t, struct cursor *c,
     return rc;
 }
 
-static int cursor_commit(struct writer *w, struct trail_rt *t, struct cursor *c)
+static int cursor_commit(struct writer *w, struct trail_rt *t, struct cursor *c, int64_t now)
 {
     char key[CT_KEY_MAX], json[160];
     snprintf(key, sizeof(key), "ct/%s/%s", t->id, c->pname);
     snprintf(json, sizeof(json), "{\"offset\":%llu,\"start\":%lld,\"stopped\":%lld}",
              (unsigned long long)c->offset, (long long)t->start_ms,
              (long long)(c->stop_seen ? t->stop_ms : 0));
-    return ts_meta_put(w->ct->ctx.meta, "checkpoint", t->owner, key, json);
+    int rc = ts_meta_put(w->ct->ctx.meta, "checkpoint", t->owner, key, json);
+    if (!rc) {
+        c->dirty = false;
+        c->committed_ms = now;
+    }
+    return rc;
+}
+
+/* Commits every cursor that moved since its last commit. */
+static void commit_all(struct writer *w, int64_t now)
+{
+    for (size_t i = 0; i < w->n_trails; i++) {
+        struct trail_rt *t = &w->trails[i];
+        for (int k = 0; k < t->n_cur; k++) {
+            if (t->cur[k].dirty) {
+                cursor_commit(w, t, &t->cur[k], now);
+            }
+        }
+    }
 }
 
 static void set_status(struct writer *w, struct trail_rt *t, int64_t now, const char *error)
@@ -403,7 +426,10 @@ static int deliver(struct writer *w, struct trail_rt *t, const char *pname, int6
     uint64_t consumed = upto - c->offset;
     c->offset = upto;
     if (consumed) {
-        cursor_commit(w, t, c);
+        c->dirty = true;
+        if (c->stop_seen || now - c->committed_ms >= CURSOR_COMMIT_MS) {
+            cursor_commit(w, t, c, now);
+        }
     }
     if (m) {
         set_status(w, t, now, "");
@@ -442,6 +468,7 @@ static void drop_tombstone(struct writer *w, struct trail_rt *t)
         char key[CT_KEY_MAX];
         snprintf(key, sizeof(key), "ct/%s/%s", t->id, t->cur[i].pname);
         ts_meta_delete(w->ct->ctx.meta, "checkpoint", t->owner, key);
+        t->cur[i].dirty = false; /* gone with the trail: never committed again */
     }
 }
 
@@ -508,6 +535,7 @@ void *ct_writer_main(void *arg)
         uint64_t target = atomic_load(&ct->appended);
         uint64_t g = atomic_load(&ct->trails_gen);
         if (g != gen) {
+            commit_all(&w, ts_clock_now_ms(ct->ctx.clock)); /* reload forgets the cursors */
             gen = g;
             w.gen = g;
             reload(&w);
@@ -543,6 +571,7 @@ void *ct_writer_main(void *arg)
             }
             continue;
         }
+        commit_all(&w, now); /* caught up: every cursor durable before sleeping */
         pthread_mutex_lock(&ct->lock);
         ct->delivered_upto = target;
         pthread_cond_broadcast(&ct->idle_cond);
@@ -559,6 +588,7 @@ void *ct_writer_main(void *arg)
         }
         pthread_mutex_unlock(&ct->lock);
     }
+    commit_all(&w, ts_clock_now_ms(ct->ctx.clock));
     free_trails(&w);
     ts_store_names_free(w.names, w.n_names);
     ts_free(w.buf);

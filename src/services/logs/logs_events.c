@@ -204,8 +204,13 @@ int logs_put_events(struct ts_logs *l, struct ts_aws_req *req, struct ts_aws_res
         rc = TS_EINVAL;
         goto out;
     }
-    if ((rc = logs_load_stream(l, req, in.group, in.stream, &sdoc, err)) != 0) {
-        goto out;
+    uint64_t stream_id = logs_group_info_stream(l, gi, in.stream);
+    if (!stream_id) {
+        if ((rc = logs_load_stream(l, req, in.group, in.stream, &sdoc, err)) != 0) {
+            goto out;
+        }
+        stream_id = doc_stream_id(sdoc);
+        logs_group_info_set_stream(l, gi, in.stream, stream_id);
     }
 
     /* Events outside the accepted window are dropped one by one and reported; the batch is
@@ -234,7 +239,7 @@ int logs_put_events(struct ts_logs *l, struct ts_aws_req *req, struct ts_aws_res
 
     uint64_t next_offset = 0;
     struct ts_partition *p = NULL;
-    rc = stream_partition(l, req, in.group, in.stream, doc_stream_id(sdoc), true, &p);
+    rc = stream_partition(l, req, in.group, in.stream, stream_id, true, &p);
     if (rc) {
         rc = logs_storage_error(err, rc);
         goto out;

@@ -40,6 +40,13 @@ struct logs_group_info {
     struct logs_metric_filter *filters;
     int n_filters;
     int refs;
+    /* Stream ids of recently written streams (logs_group_info_stream), under ts_logs.lock.
+     * Deleting a stream invalidates its group's entry, so an id is never stale. */
+    struct {
+        char name[LOGS_STREAM_NAME_MAX + 1];
+        uint64_t id;
+    } streams[4];
+    unsigned n_streams;
 };
 
 struct ts_logs {
@@ -104,6 +111,11 @@ struct logs_group_info *logs_group_info_get(struct ts_logs *l, const char *accou
                                             const char *key, struct ts_aws_error *err);
 void logs_group_info_put(struct ts_logs *l, struct logs_group_info *gi);
 void logs_group_info_invalidate(struct ts_logs *l, const char *account, const char *key);
+/* The id of stream `stream` of gi's group if gi remembers it, else 0; and remembering one. */
+uint64_t logs_group_info_stream(struct ts_logs *l, struct logs_group_info *gi,
+                                const char *stream);
+void logs_group_info_set_stream(struct ts_logs *l, struct logs_group_info *gi,
+                                const char *stream, uint64_t id);
 /* Pagination tokens over the per-directory key */
 int logs_token_make(struct ts_logs *l, const char *kind, const struct ts_aws_req *req,
                     const char *scope, const char *position, cJSON *out_obj,

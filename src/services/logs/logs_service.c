@@ -492,6 +492,31 @@ void logs_group_info_invalidate(struct ts_logs *l, const char *account, const ch
     pthread_mutex_unlock(&l->lock);
 }
 
+uint64_t logs_group_info_stream(struct ts_logs *l, struct logs_group_info *gi,
+                                const char *stream)
+{
+    uint64_t id = 0;
+    pthread_mutex_lock(&l->lock);
+    unsigned n = TS_MIN(gi->n_streams, (unsigned)TS_ARRAY_LEN(gi->streams));
+    for (unsigned i = 0; i < n && !id; i++) {
+        if (strcmp(gi->streams[i].name, stream) == 0) {
+            id = gi->streams[i].id;
+        }
+    }
+    pthread_mutex_unlock(&l->lock);
+    return id;
+}
+
+void logs_group_info_set_stream(struct ts_logs *l, struct logs_group_info *gi,
+                                const char *stream, uint64_t id)
+{
+    pthread_mutex_lock(&l->lock);
+    unsigned slot = gi->n_streams++ % (unsigned)TS_ARRAY_LEN(gi->streams);
+    ts_strlcpy(gi->streams[slot].name, stream, sizeof(gi->streams[slot].name));
+    gi->streams[slot].id = id;
+    pthread_mutex_unlock(&l->lock);
+}
+
 /* ------------------------------------------------------------------ retention sweeper */
 
 struct sweep_ctx {

@@ -107,6 +107,11 @@ static int delete_stream(struct ts_logs *l, const char *account, const char *reg
     if (rc) {
         return rc;
     }
+    /* Forget the id PutLogEvents may have cached with the group (after the delete: a reload
+     * can no longer find the stream). */
+    char gkey[LOGS_KEY_MAX];
+    logs_group_key(region, group, gkey);
+    logs_group_info_invalidate(l, account, gkey);
     /* The document went first: the stream no longer exists for any call, then its data. */
     char pname[TS_STORE_NAME_MAX];
     if (ts_logs_partition_name(account, region, group, stream, id, pname, sizeof(pname)) == 0) {
