@@ -10,6 +10,10 @@
 #                                  server started is reaped by bench_cleanup
 #   bench_stop_trailstream         SIGTERM and wait; fails unless it exits 0
 #   bench_start_moto               start moto_server on a free port; sets MOTO_PID, MOTO_URL
+#   bench_wrk_result FILE NAME     sets WRK_LINE to the result line of a replay.lua run
+#                                  ("requests N non200 N errors N rps R p50_us P p99_us P");
+#                                  stops the script if any answer was not 200 or a socket
+#                                  error happened
 #   bench_cleanup                  reap both servers and remove TMP (install with trap)
 
 TS_PID=""
@@ -70,6 +74,18 @@ bench_start_moto() {
     MOTO_PID=$!
     MOTO_URL="http://127.0.0.1:$MOTO_PORT"
     bench_wait_http "$MOTO_URL/moto-api/"
+}
+
+bench_wrk_result() {
+    WRK_LINE=$(grep '^requests ' "$1" || true)
+    case "$WRK_LINE" in
+    "requests "*" non200 0 errors 0 "*) ;;
+    *)
+        echo "$0: $2: answers that were not 200, or socket errors:" >&2
+        cat "$1" >&2
+        exit 1
+        ;;
+    esac
 }
 
 bench_cleanup() {

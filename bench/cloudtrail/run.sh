@@ -126,13 +126,8 @@ run_one() { # SERVER(a|b) MODE(sat|fixed) -> appends a line to $TMP/results
     [ "$server" = b ] && wait_delivered
     c1=$(cpu_ticks "$pid")
     w1=$(writer_ticks "$pid")
-    line=$(grep '^requests ' "$TMP/wrk.out")
-    set -- $line
-    if [ "$4" != 0 ] || [ "$6" != 0 ]; then
-        echo "run.sh: $server $mode: $4 non-200 responses, $6 socket errors" >&2
-        cat "$TMP/wrk.out" >&2
-        exit 1
-    fi
+    bench_wrk_result "$TMP/wrk.out" "$server $mode"
+    set -- $WRK_LINE
     echo "$server $mode $2 $8 ${10} ${12} $((c1 - c0)) $((w1 - w0))" >> "$TMP/results"
 }
 

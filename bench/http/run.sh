@@ -50,14 +50,9 @@ run_wrk() { # NAME URL
     fi
     TS_BENCH_REQUEST="$TMP/$name.lua" wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" \
         -s "$HERE/replay.lua" "$url" > "$TMP/$name.wrk" 2>&1
-    line=$(grep '^requests ' "$TMP/$name.wrk")
-    echo "$name: $line"
-    set -- $line
-    if [ "$4" != 0 ] || [ "$6" != 0 ]; then
-        echo "run.sh: $name answered $4 non-200 responses and had $6 socket errors" >&2
-        cat "$TMP/$name.wrk" >&2
-        exit 1
-    fi
+    bench_wrk_result "$TMP/$name.wrk" "$name"
+    echo "$name: $WRK_LINE"
+    set -- $WRK_LINE
     eval "${name}_RPS=$8"
 }
 

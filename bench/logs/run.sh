@@ -57,13 +57,8 @@ run_wrk() { # NAME URL DURATION
     fi
     TS_BENCH_REQUEST="$TMP/$name.lua" wrk -t2 -c"$CLIENTS" -d"$3" --timeout 30s \
         -s "$HERE/../http/replay.lua" "$url" > "$TMP/$name.wrk" 2>&1
-    line=$(grep '^requests ' "$TMP/$name.wrk")
-    set -- $line
-    if [ "$4" != 0 ] || [ "$6" != 0 ]; then
-        echo "run.sh: $name answered $4 non-200 responses and had $6 socket errors" >&2
-        cat "$TMP/$name.wrk" >&2
-        exit 1
-    fi
+    bench_wrk_result "$TMP/$name.wrk" "$name"
+    set -- $WRK_LINE
     "$PYTHON" - "$name" "$8" "$EVENTS" "$BODY_BYTES" "${10}" "${12}" <<'PY'
 import sys
 name, rps, events, body, p50, p99 = sys.argv[1], float(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6])
