@@ -1,7 +1,8 @@
 #!/bin/sh
 # PutLogEvents throughput: 1,000-event batches of ~1 KB CloudTrail-shaped records, signed, from
 # 8 concurrent keep-alive clients; trailstream (release build, fsync: group) against moto_server
-# in the same run, and the ratio. Then the body parser alone (bench_put_parse: each string
+# in the same run, and the ratio; the raw disk rate for durable 1 MiB writes as a peer; then
+# the body parser alone (bench_put_parse: each string
 # decoder against memcpy and SHA-256 of the same body).
 #
 # Usage: bench/logs/run.sh [TRAILSTREAM_BINARY]     (default build/release/apps/trailstream)
@@ -65,7 +66,7 @@ name, rps, events, body, p50, p99 = sys.argv[1], float(sys.argv[2]), int(sys.arg
 print(f"{name}: {rps:.1f} calls/s, {rps * events:.0f} events/s, {rps * body / 1e6:.1f} MB/s, "
       f"call latency p50 {p50 / 1000:.1f} ms p99 {p99 / 1000:.1f} ms")
 PY
-    eval "${name}_RPS=$8"
+    eval "${name}_RPS=$8 ${name}_BODY=$BODY_BYTES"
 }
 
 echo "PutLogEvents: $EVENTS events (~1 KB each) per call, $CLIENTS clients, fsync $FSYNC, $(nproc) CPUs"
@@ -77,6 +78,17 @@ import sys
 ts, moto = float(sys.argv[1]), float(sys.argv[2])
 print(f"ratio trailstream/moto_server: {ts / moto:.1f}x")
 PY
+RAW_BENCH="$(dirname "$BIN")/../bench/logs/bench_raw_write"
+if [ -x "$RAW_BENCH" ]; then
+    # The disk's own rate for durable 1 MiB writes, on the data directory's disk, same length.
+    RAW_MBS=$("$RAW_BENCH" "$TMP" "${DURATION%s}")
+    "$PYTHON" - "$trailstream_RPS" "$trailstream_BODY" "$RAW_MBS" <<'PY'
+import sys
+rps, body, raw = float(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
+print(f"peer: raw disk, 1 MiB pwrite + fdatasync in a loop: {raw:.1f} MB/s; trailstream wrote "
+      f"{rps * body / 1e6:.1f} MB/s of request bodies = {100 * rps * body / 1e6 / raw:.0f}% of it")
+PY
+fi
 
 PARSE_BENCH="$(dirname "$BIN")/../bench/logs/bench_put_parse"
 if [ -x "$PARSE_BENCH" ]; then
