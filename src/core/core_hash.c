@@ -3,7 +3,7 @@
 #include "trailstream/ts_core.h"
 
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
+#include <openssl/crypto.h>
 #include <errno.h>
 #include <pthread.h>
 #include <sys/random.h>
@@ -16,23 +16,98 @@
 #include <wmmintrin.h>
 #endif
 
+/* Digests through EVP with the algorithms fetched once: EVP_sha256()/EVP_md5() and HMAC() fetch
+ * the implementation on every call in OpenSSL 3, under a process-wide lock, and HMAC() also
+ * builds a MAC context each time. A per-thread EVP_MD_CTX is reused. HMAC-SHA256 is RFC 2104
+ * over that digest (checked against RFC 4231 in test_core_codec). */
+static EVP_MD *md_sha256, *md_md5;
+static pthread_once_t md_once = PTHREAD_ONCE_INIT;
+static pthread_key_t md_ctx_key; /* the thread's EVP_MD_CTX, freed when the thread exits */
+static bool md_ctx_key_ok;
+
+static void md_ctx_free(void *ctx)
+{
+    EVP_MD_CTX_free(ctx);
+}
+
+static void md_init(void)
+{
+    md_sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+    md_md5 = EVP_MD_fetch(NULL, "MD5", NULL);
+    md_ctx_key_ok = pthread_key_create(&md_ctx_key, md_ctx_free) == 0;
+}
+
+static EVP_MD_CTX *thread_ctx(void)
+{
+    if (!md_ctx_key_ok) {
+        return NULL;
+    }
+    EVP_MD_CTX *ctx = pthread_getspecific(md_ctx_key);
+    if (!ctx && (ctx = EVP_MD_CTX_new()) != NULL && pthread_setspecific(md_ctx_key, ctx) != 0) {
+        EVP_MD_CTX_free(ctx);
+        ctx = NULL;
+    }
+    return ctx;
+}
+
+/* One digest of up to two pieces (a || b) with the fetched md; falls back to EVP_Digest with
+ * the built-in method if fetching or the context failed. */
+static void digest2(const EVP_MD *md, const EVP_MD *fallback, const void *a, size_t an,
+                    const void *b, size_t bn, uint8_t *out)
+{
+    unsigned int len = 0;
+    EVP_MD_CTX *ctx = thread_ctx();
+    if (md && ctx && EVP_DigestInit_ex(ctx, md, NULL) == 1 &&
+        EVP_DigestUpdate(ctx, a, an) == 1 && (!bn || EVP_DigestUpdate(ctx, b, bn) == 1) &&
+        EVP_DigestFinal_ex(ctx, out, &len) == 1) {
+        return;
+    }
+    EVP_MD_CTX *tmp = EVP_MD_CTX_new();
+    if (tmp) {
+        EVP_DigestInit_ex(tmp, fallback, NULL);
+        EVP_DigestUpdate(tmp, a, an);
+        if (bn) {
+            EVP_DigestUpdate(tmp, b, bn);
+        }
+        EVP_DigestFinal_ex(tmp, out, &len);
+        EVP_MD_CTX_free(tmp);
+    }
+}
+
 void ts_sha256(const void *p, size_t n, uint8_t out[TS_SHA256_LEN])
 {
-    unsigned int len = TS_SHA256_LEN;
-    EVP_Digest(p, n, out, &len, EVP_sha256(), NULL);
+    pthread_once(&md_once, md_init);
+    digest2(md_sha256, EVP_sha256(), p, n, NULL, 0, out);
 }
 
 void ts_md5(const void *p, size_t n, uint8_t out[TS_MD5_LEN])
 {
-    unsigned int len = TS_MD5_LEN;
-    EVP_Digest(p, n, out, &len, EVP_md5(), NULL);
+    pthread_once(&md_once, md_init);
+    digest2(md_md5, EVP_md5(), p, n, NULL, 0, out);
 }
 
 void ts_hmac_sha256(const void *key, size_t key_len, const void *p, size_t n,
                     uint8_t out[TS_SHA256_LEN])
 {
-    unsigned int len = TS_SHA256_LEN;
-    HMAC(EVP_sha256(), key, (int)key_len, p, n, out, &len);
+    enum { BLOCK = 64 };
+    pthread_once(&md_once, md_init);
+    uint8_t k[BLOCK] = {0}, pad[BLOCK], inner[TS_SHA256_LEN];
+    if (key_len > BLOCK) {
+        digest2(md_sha256, EVP_sha256(), key, key_len, NULL, 0, k);
+    } else if (key_len) {
+        memcpy(k, key, key_len);
+    }
+    for (int i = 0; i < BLOCK; i++) {
+        pad[i] = (uint8_t)(k[i] ^ 0x36);
+    }
+    digest2(md_sha256, EVP_sha256(), pad, BLOCK, p, n, inner);
+    for (int i = 0; i < BLOCK; i++) {
+        pad[i] = (uint8_t)(k[i] ^ 0x5c);
+    }
+    digest2(md_sha256, EVP_sha256(), pad, BLOCK, inner, sizeof(inner), out);
+    /* the key material does not outlive the call */
+    OPENSSL_cleanse(k, sizeof(k));
+    OPENSSL_cleanse(pad, sizeof(pad));
 }
 
 /* ---- CRC32C: slicing-by-8 tables in software, SSE4.2 crc32 instructions when present.

@@ -7,6 +7,7 @@
  * Protocols: https://smithy.io/2.0/aws/protocols/index.html
  */
 #include <cjson/cJSON.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -962,7 +963,61 @@ static void test_register(void)
     fixture_free(&f);
 }
 
+/* ts_sigv4_signing_key keeps the last few keys per thread: keys asked for in a mixed order,
+ * many more than it keeps, must equal each one derived by a fresh thread (empty cache), and
+ * the AWS example key must come out right whether cached or not. */
+struct key_job {
+    const char *secret, *date8, *region, *service;
+    uint8_t key[TS_SHA256_LEN];
+};
+
+static void *derive_fresh(void *arg)
+{
+    struct key_job *j = arg;
+    ts_sigv4_signing_key(j->secret, j->date8, j->region, j->service, j->key);
+    return NULL;
+}
+
+static void test_signing_key_cache(void)
+{
+    static const char *secrets[] = {"wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", "s2", "s3"};
+    static const char *dates[] = {"20150830", "20150831"};
+    static const char *regions[] = {"us-east-1", "eu-west-1"};
+    static const char *services[] = {"iam", "logs", "kinesis"};
+    struct key_job jobs[36];
+    int n = 0;
+    for (int a = 0; a < 3; a++) {
+        for (int b = 0; b < 2; b++) {
+            for (int c = 0; c < 2; c++) {
+                for (int d = 0; d < 3; d++) {
+                    jobs[n] = (struct key_job){secrets[a], dates[b], regions[c], services[d],
+                                               {0}};
+                    pthread_t t;
+                    TEST_ASSERT(pthread_create(&t, NULL, derive_fresh, &jobs[n]) == 0);
+                    pthread_join(t, NULL);
+                    n++;
+                }
+            }
+        }
+    }
+    for (int round = 0; round < 200; round++) {
+        int i = (round * 7 + round / 5) % n; /* revisits recent and old entries */
+        uint8_t k[TS_SHA256_LEN];
+        ts_sigv4_signing_key(jobs[i].secret, jobs[i].date8, jobs[i].region, jobs[i].service, k);
+        TEST_CHECK_(memcmp(k, jobs[i].key, sizeof(k)) == 0, "key %d in round %d", i, round);
+    }
+    char hex[65];
+    for (int twice = 0; twice < 2; twice++) {
+        uint8_t k[TS_SHA256_LEN];
+        ts_sigv4_signing_key(secrets[0], "20120215", "us-east-1", "iam", k);
+        ts_hex(k, sizeof(k), hex);
+        TEST_CHECK(strcmp(hex, "f4780e2d9f65fa895f9c67b32ce1baf0b0d8a43505a000a1a9e090d414db404d") ==
+                   0);
+    }
+}
+
 TEST_LIST = {
+    {"signing_key_cache", test_signing_key_cache},
     {"json_success", test_json_success},
     {"json_unknown_operation", test_json_unknown_operation},
     {"json_serialization", test_json_serialization},

@@ -2,6 +2,9 @@
 #include <string.h>
 #include <time.h>
 
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
 #include "trailstream/ts_core.h"
 #include "ts_test.h"
 
@@ -16,6 +19,34 @@ static void test_sha256_hmac_md5(void)
     ts_hmac_sha256("Jefe", 4, "what do ya want for nothing?", 28, h);
     ts_hex(h, 32, hex);
     TEST_CHECK(strcmp(hex, "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843") == 0);
+    /* RFC 4231 test case 1, and 6 (a key longer than the block is hashed first) */
+    uint8_t k1[20], k6[131];
+    memset(k1, 0x0b, sizeof(k1));
+    memset(k6, 0xaa, sizeof(k6));
+    ts_hmac_sha256(k1, sizeof(k1), "Hi There", 8, h);
+    ts_hex(h, 32, hex);
+    TEST_CHECK(strcmp(hex, "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7") == 0);
+    ts_hmac_sha256(k6, sizeof(k6), "Test Using Larger Than Block-Size Key - Hash Key First", 54,
+                   h);
+    ts_hex(h, 32, hex);
+    TEST_CHECK(strcmp(hex, "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54") == 0);
+    /* Against OpenSSL's own HMAC() for every key length 0-200 and several message lengths. */
+    uint8_t key[200], msg[300];
+    for (size_t i = 0; i < sizeof(msg); i++) {
+        msg[i] = (uint8_t)(i * 31 + 7);
+        key[i % sizeof(key)] = (uint8_t)(i * 17 + 1);
+    }
+    int bad = 0;
+    for (size_t kl = 0; kl <= sizeof(key) && bad < 3; kl++) {
+        size_t ml = (kl * 7) % sizeof(msg);
+        uint8_t want[32];
+        unsigned int wl = 0;
+        HMAC(EVP_sha256(), key, (int)kl, msg, ml, want, &wl);
+        ts_hmac_sha256(key, kl, msg, ml, h);
+        if (!TEST_CHECK_(memcmp(h, want, 32) == 0, "HMAC, key of %zu bytes", kl)) {
+            bad++;
+        }
+    }
     uint8_t m[16];
     char mhex[33];
     ts_md5("abc", 3, m);
