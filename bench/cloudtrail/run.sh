@@ -3,10 +3,12 @@
 # GetCallerIdentity, one pre-signed request replayed by wrk, as bench/http does); (2)
 # `trailstream import` rate in records/s.
 #
-# (1) runs two servers of the same binary and config side by side: A without a trail, B with a
-# logging trail delivering into a log group. Every call is recorded on both (event history);
-# B's trail writer also appends each record to the log group. The runs alternate A, B, A, B...
-# (ROUNDS rounds) so that both see the same machine, and medians are reported:
+# (1) runs three servers of the same binary and config side by side: A and C without a trail,
+# B with a logging trail delivering into a log group. Every call is recorded on all three
+# (event history); B's trail writer also appends each record to the log group. The runs
+# alternate A, B, C, A, B, C... (ROUNDS rounds) so that all see the same machine, and medians
+# are reported, B against A (what the trail adds) beside C against A (what two identical
+# servers differ by on this machine: the noise floor of the figures):
 #   - saturated: wrk -c CONNECTIONS as fast as the server answers: throughput, p50/p99, and the
 #     server's CPU time per call (utime+stime from /proc, read once B's trail writer has caught
 #     up, so its delivery work is counted);
@@ -14,20 +16,20 @@
 #     below saturation): p50/p99 latency of a call, without queueing.
 #
 # Usage: bench/cloudtrail/run.sh [TRAILSTREAM_BINARY]   (default build/release/apps/trailstream)
-# Env:   DURATION (8s) ROUNDS (3) THREADS (2) CONNECTIONS (32) FIXED_CONNECTIONS (8)
-#        FIXED_DELAY_MS (1) FIXED_DURATION (5s) RECORDS (200000) FSYNC (group) PYTHON
+# Env:   DURATION (3s) ROUNDS (7) THREADS (2) CONNECTIONS (32) FIXED_CONNECTIONS (8)
+#        FIXED_DELAY_MS (1) FIXED_DURATION (3s) RECORDS (200000) FSYNC (group) PYTHON
 # Builds nothing. The servers are always reaped on exit.
 set -eu
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 BIN=${1:-build/release/apps/trailstream}
-DURATION=${DURATION:-8s}
-ROUNDS=${ROUNDS:-3}
+DURATION=${DURATION:-3s}
+ROUNDS=${ROUNDS:-7}
 THREADS=${THREADS:-2}
 CONNECTIONS=${CONNECTIONS:-32}
 FIXED_CONNECTIONS=${FIXED_CONNECTIONS:-8}
 FIXED_DELAY_MS=${FIXED_DELAY_MS:-1}
-FIXED_DURATION=${FIXED_DURATION:-5s}
+FIXED_DURATION=${FIXED_DURATION:-3s}
 RECORDS=${RECORDS:-200000}
 FSYNC=${FSYNC:-group}
 PYTHON=${PYTHON:-python3}
@@ -60,6 +62,9 @@ A_URL=$TS_URL
 bench_start_trailstream "$TMP/trailstream.yaml" "$TMP/b"
 B_PID=$TS_PID
 B_URL=$TS_URL
+bench_start_trailstream "$TMP/trailstream.yaml" "$TMP/c"
+C_PID=$TS_PID
+C_URL=$TS_URL
 "$PYTHON" - "$B_URL" "$KEY" "$SECRET" "$ACCOUNT" <<'PY'
 import sys, boto3
 url, key, secret, acct = sys.argv[1:5]
@@ -74,6 +79,7 @@ ct.start_logging(Name="bench")
 PY
 "$PYTHON" "$HERE/../http/presign.py" "$A_URL" "$KEY" "$SECRET" "$TMP/a.lua"
 "$PYTHON" "$HERE/../http/presign.py" "$B_URL" "$KEY" "$SECRET" "$TMP/b.lua"
+"$PYTHON" "$HERE/../http/presign.py" "$C_URL" "$KEY" "$SECRET" "$TMP/c.lua"
 
 cpu_ticks() { # PID: utime + stime in clock ticks
     awk '{print $14 + $15}' "/proc/$1/stat"
@@ -109,10 +115,14 @@ wait_delivered() {
     exit 1
 }
 
-run_one() { # SERVER(a|b) MODE(sat|fixed) -> appends a line to $TMP/results
+run_one() { # SERVER(a|b|c) MODE(sat|fixed) -> appends a line to $TMP/results
     server=$1
     mode=$2
-    if [ "$server" = a ]; then url=$A_URL pid=$A_PID; else url=$B_URL pid=$B_PID; fi
+    case $server in
+    a) url=$A_URL pid=$A_PID ;;
+    b) url=$B_URL pid=$B_PID ;;
+    *) url=$C_URL pid=$C_PID ;;
+    esac
     c0=$(cpu_ticks "$pid")
     w0=$(writer_ticks "$pid")
     if [ "$mode" = sat ]; then
@@ -131,7 +141,7 @@ run_one() { # SERVER(a|b) MODE(sat|fixed) -> appends a line to $TMP/results
     echo "$server $mode $2 $8 ${10} ${12} $((c1 - c0)) $((w1 - w0))" >> "$TMP/results"
 }
 
-echo "GetCallerIdentity, every call recorded; A: no trail, B: a logging trail into a log group"
+echo "GetCallerIdentity, every call recorded; A and C: no trail, B: a logging trail into a log group"
 echo "saturated: wrk -t$THREADS -c$CONNECTIONS -d$DURATION; fixed: -c$FIXED_CONNECTIONS with" \
      "${FIXED_DELAY_MS} ms between calls -d$FIXED_DURATION; $ROUNDS rounds, A and B alternating;" \
      "fsync $FSYNC, $(nproc) CPUs"
@@ -140,8 +150,10 @@ r=0
 while [ $r -lt "$ROUNDS" ]; do
     run_one a sat
     run_one b sat
+    run_one c sat
     run_one a fixed
     run_one b fixed
+    run_one c fixed
     r=$((r + 1))
 done
 delivered=$(metric "$B_URL" ts_logs_ingested_events_total)
@@ -157,20 +169,24 @@ def cpu(server):
 def pct(a, b):
     return f"{100 * (b - a) / a:+.1f}%"
 for mode in ("sat", "fixed"):
-    for server in ("a", "b"):
+    for server in ("a", "b", "c"):
         runs = [r for r in rows if r[0] == server and r[1] == mode]
         print(f"  rounds {mode:5s} {server}: " + ", ".join(
             f"{float(r[3]):.0f}/s p50 {r[4]} p99 {r[5]}" for r in runs))
-for server, name in (("a", "no trail"), ("b", "logging trail")):
+for server, name in (("a", "no trail (A)"), ("b", "logging trail"), ("c", "no trail (C)")):
     print(f"{name:14s} saturated: {med(server, 'sat', 3):8.0f} calls/s  p50 {med(server, 'sat', 4):6.0f} us"
           f"  p99 {med(server, 'sat', 5):6.0f} us  CPU {cpu(server):5.1f} us/call | fixed load: "
           f"{med(server, 'fixed', 3):6.0f} calls/s  p50 {med(server, 'fixed', 4):5.0f} us  "
           f"p99 {med(server, 'fixed', 5):5.0f} us")
-print(f"logging trail vs none (medians): CPU per call {pct(cpu('a'), cpu('b'))}; saturated "
-      f"throughput {pct(med('a', 'sat', 3), med('b', 'sat', 3))}, p50 "
-      f"{pct(med('a', 'sat', 4), med('b', 'sat', 4))}, p99 {pct(med('a', 'sat', 5), med('b', 'sat', 5))}; "
-      f"fixed load p50 {pct(med('a', 'fixed', 4), med('b', 'fixed', 4))}, "
-      f"p99 {pct(med('a', 'fixed', 5), med('b', 'fixed', 5))}")
+def diff(other, label):
+    print(f"{label}: CPU per call {pct(cpu('a'), cpu(other))}; saturated throughput "
+          f"{pct(med('a', 'sat', 3), med(other, 'sat', 3))}, p50 "
+          f"{pct(med('a', 'sat', 4), med(other, 'sat', 4))}, p99 "
+          f"{pct(med('a', 'sat', 5), med(other, 'sat', 5))}; fixed load p50 "
+          f"{pct(med('a', 'fixed', 4), med(other, 'fixed', 4))}, p99 "
+          f"{pct(med('a', 'fixed', 5), med(other, 'fixed', 5))}")
+diff("b", "logging trail (B) vs none (A), medians")
+diff("c", "noise floor: none (C) vs none (A)   ")
 calls_b = sum(int(r[2]) for r in rows if r[0] == "b")
 writer_us = sum(float(r[7]) for r in rows if r[0] == "b") / tck * 1e6 / calls_b
 print(f"trail writer thread: {writer_us:.2f} us of CPU per delivered record = "
@@ -181,8 +197,8 @@ print(f"trail delivery: {delivered} records in B's log group for {calls_b} bench
 if delivered < calls_b:
     sys.exit("run.sh: the trail did not deliver every recorded call")
 PY
-kill "$A_PID" "$B_PID"
-wait "$A_PID" "$B_PID" || { echo "run.sh: a server did not stop cleanly" >&2; exit 1; }
+kill "$A_PID" "$B_PID" "$C_PID"
+wait "$A_PID" "$B_PID" "$C_PID" || { echo "run.sh: a server did not stop cleanly" >&2; exit 1; }
 TS_PIDS=""
 
 # Import: RECORDS records in gzip'd log files of 10,000 records (the shared set's records
