@@ -414,6 +414,36 @@ class CloudTrailTest(harness.ServerTestCase):
         self.assertEqual(cm.exception.response["Error"]["Code"], "ChannelNotFound")
 
 
+def create_groups(server, names, threads):
+    """CreateLogGroup for every name, from `threads` concurrent clients of the source account."""
+    def work(part):
+        logs = server.client("logs", "source")
+        for n in part:
+            logs.create_log_group(logGroupName=n)
+
+    with concurrent.futures.ThreadPoolExecutor(threads) as ex:
+        for f in [ex.submit(work, names[i::threads]) for i in range(threads)]:
+            f.result()
+    return names
+
+
+def recorded_groups(server, prefix=""):
+    """The logGroupName of every CreateLogGroup record in the source account's event history."""
+    ct = server.client("cloudtrail", "source")
+    got, kw = set(), {}
+    while True:
+        page = ct.lookup_events(LookupAttributes=[{"AttributeKey": "EventName",
+                                                   "AttributeValue": "CreateLogGroup"}],
+                                MaxResults=50, **kw)
+        for e in page["Events"]:
+            name = json.loads(e["CloudTrailEvent"])["requestParameters"]["logGroupName"]
+            if name.startswith(prefix):
+                got.add(name)
+        kw = {"NextToken": page["NextToken"]} if page.get("NextToken") else None
+        if not kw:
+            return got
+
+
 class RecorderTest(unittest.TestCase):
     """Asynchronous recording (ct_recorder.c): records of many concurrent calls all arrive,
     and a SIGTERM right after a burst of calls loses none of their records."""
@@ -423,31 +453,11 @@ class RecorderTest(unittest.TestCase):
 
     def burst(self, server, tag):
         """CALLS concurrent CreateLogGroup calls; returns the group names."""
-        names = [f"/recorder/{tag}/{i}" for i in range(self.CALLS)]
-
-        def work(part):
-            logs = server.client("logs", "source")
-            for n in part:
-                logs.create_log_group(logGroupName=n)
-
-        parts = [names[i::self.THREADS] for i in range(self.THREADS)]
-        with concurrent.futures.ThreadPoolExecutor(self.THREADS) as ex:
-            for f in [ex.submit(work, p) for p in parts]:
-                f.result()
-        return names
+        return create_groups(server, [f"/recorder/{tag}/{i}" for i in range(self.CALLS)],
+                             self.THREADS)
 
     def recorded_groups(self, server):
-        ct = server.client("cloudtrail", "source")
-        got, kw = set(), {}
-        while True:
-            page = ct.lookup_events(LookupAttributes=[{"AttributeKey": "EventName",
-                                                       "AttributeValue": "CreateLogGroup"}],
-                                    MaxResults=50, **kw)
-            for e in page["Events"]:
-                got.add(json.loads(e["CloudTrailEvent"])["requestParameters"]["logGroupName"])
-            kw = {"NextToken": page["NextToken"]} if page.get("NextToken") else None
-            if not kw:
-                return got
+        return recorded_groups(server)
 
     def metric(self, server, name):
         _, text = server.get("/metrics")
@@ -504,17 +514,8 @@ class TrailRestartTest(unittest.TestCase):
         ct.start_logging(Name="restart")
 
     def burst(self, server, tag):
-        names = [f"/restart/{tag}/{i}" for i in range(self.CALLS)]
-
-        def work(part):
-            logs = server.client("logs", "source")
-            for n in part:
-                logs.create_log_group(logGroupName=n)
-
-        with concurrent.futures.ThreadPoolExecutor(self.THREADS) as ex:
-            for f in [ex.submit(work, names[i::self.THREADS]) for i in range(self.THREADS)]:
-                f.result()
-        return names
+        return create_groups(server, [f"/restart/{tag}/{i}" for i in range(self.CALLS)],
+                             self.THREADS)
 
     def delivered(self, server):
         """logGroupName -> how many CreateLogGroup records the trail's stream holds."""
@@ -536,21 +537,6 @@ class TrailRestartTest(unittest.TestCase):
             if r["nextForwardToken"] == kw.get("nextToken"):
                 return counts
             kw["nextToken"] = r["nextForwardToken"]
-
-    def recorded(self, server, prefix):
-        ct = server.client("cloudtrail", "source")
-        got, kw = set(), {}
-        while True:
-            page = ct.lookup_events(LookupAttributes=[{"AttributeKey": "EventName",
-                                                       "AttributeValue": "CreateLogGroup"}],
-                                    MaxResults=50, **kw)
-            for e in page["Events"]:
-                name = json.loads(e["CloudTrailEvent"])["requestParameters"]["logGroupName"]
-                if name.startswith(prefix):
-                    got.add(name)
-            kw = {"NextToken": page["NextToken"]} if page.get("NextToken") else None
-            if not kw:
-                return got
 
     def wait_delivered(self, server, names):
         return harness.wait_for(
@@ -588,7 +574,7 @@ class TrailRestartTest(unittest.TestCase):
 
             third = harness.Server(data_dir=server.data_dir).start()
             try:
-                stored = self.recorded(third, "/restart/c/")
+                stored = recorded_groups(third, "/restart/c/")
                 self.assertTrue(stored)
                 counts = self.wait_delivered(third, sorted(stored))
                 self.assertEqual({n for n in stored if counts.get(n, 0) < 1}, set())
