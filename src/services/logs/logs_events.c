@@ -128,18 +128,17 @@ int logs_op_put_log_events(void *c, struct ts_aws_req *req, struct ts_aws_resp *
 }
 
 int logs_put_events(struct ts_logs *l, struct ts_aws_req *req, struct ts_aws_resp *resp,
-                    struct logs_put_input *in_, struct ts_aws_error *err)
+                    const struct logs_put_input *in, struct ts_aws_error *err)
 {
-    struct logs_put_input in = *in_; /* a shallow copy: the arrays stay the caller's */
     struct logs_group_info *gi = NULL;
     struct ts_record_in *recs = NULL;
     cJSON *sdoc = NULL;
     int rc;
     /* Required members, names, count, sizes and order of the whole batch first: any
      * violation refuses the call. */
-    const char *missing = !in.have_group    ? "logGroupName"
-                          : !in.have_stream ? "logStreamName"
-                          : !in.have_events ? "logEvents"
+    const char *missing = !in->have_group    ? "logGroupName"
+                          : !in->have_stream ? "logStreamName"
+                          : !in->have_events ? "logEvents"
                                             : NULL;
     if (missing) {
         rc = ts_aws_fail(err, "InvalidParameterException",
@@ -148,18 +147,18 @@ int logs_put_events(struct ts_logs *l, struct ts_aws_req *req, struct ts_aws_res
                          missing);
         goto out;
     }
-    if (in.group_too_long || in.stream_too_long) {
+    if (in->group_too_long || in->stream_too_long) {
         rc = ts_aws_fail(err, "InvalidParameterException",
                          "1 validation error detected: Value at '%s' failed to satisfy "
                          "constraint: Member must have length less than or equal to 512",
-                         in.group_too_long ? "logGroupName" : "logStreamName");
+                         in->group_too_long ? "logGroupName" : "logStreamName");
         goto out;
     }
-    if ((rc = logs_check_group_name(in.group, err, "logGroupName")) != 0 ||
-        (rc = logs_check_stream_name(in.stream, err, "logStreamName")) != 0) {
+    if ((rc = logs_check_group_name(in->group, err, "logGroupName")) != 0 ||
+        (rc = logs_check_stream_name(in->stream, err, "logStreamName")) != 0) {
         goto out;
     }
-    size_t n = in.n;
+    size_t n = in->n;
     if (n < 1) {
         rc = ts_aws_fail(err, "InvalidParameterException",
                          "1 validation error detected: Value at 'logEvents' failed to satisfy "
@@ -168,7 +167,7 @@ int logs_put_events(struct ts_logs *l, struct ts_aws_req *req, struct ts_aws_res
     }
     size_t batch_bytes = 0;
     for (size_t i = 0; i < n; i++) {
-        if (in.len[i] < 1) {
+        if (in->len[i] < 1) {
             rc = ts_aws_fail(err, "InvalidParameterException",
                              "1 validation error detected: Value '' at 'logEvents.%zu.member."
                              "message' failed to satisfy constraint: Member must have length "
@@ -176,14 +175,14 @@ int logs_put_events(struct ts_logs *l, struct ts_aws_req *req, struct ts_aws_res
                              i + 1);
             goto out;
         }
-        if (in.len[i] + TS_LOGS_EVENT_OVERHEAD > TS_LOGS_MAX_EVENT_BYTES) {
+        if (in->len[i] + TS_LOGS_EVENT_OVERHEAD > TS_LOGS_MAX_EVENT_BYTES) {
             rc = ts_aws_fail(err, "InvalidParameterException",
                              "Log event too large: %zu bytes exceeds limit of %d",
-                             in.len[i] + TS_LOGS_EVENT_OVERHEAD, TS_LOGS_MAX_EVENT_BYTES);
+                             in->len[i] + TS_LOGS_EVENT_OVERHEAD, TS_LOGS_MAX_EVENT_BYTES);
             goto out;
         }
-        batch_bytes += in.len[i] + TS_LOGS_EVENT_OVERHEAD;
-        if (i > 0 && in.ts[i] < in.ts[i - 1]) {
+        batch_bytes += in->len[i] + TS_LOGS_EVENT_OVERHEAD;
+        if (i > 0 && in->ts[i] < in->ts[i - 1]) {
             rc = ts_aws_fail(err, "InvalidParameterException",
                              "Log events in a single PutLogEvents request must be in "
                              "chronological order.");
@@ -198,19 +197,19 @@ int logs_put_events(struct ts_logs *l, struct ts_aws_req *req, struct ts_aws_res
     }
 
     char gkey[LOGS_KEY_MAX];
-    logs_group_key(req->region, in.group, gkey);
+    logs_group_key(req->region, in->group, gkey);
     gi = logs_group_info_get(l, req->caller.account, gkey, err);
     if (!gi) {
         rc = TS_EINVAL;
         goto out;
     }
-    uint64_t stream_id = logs_group_info_stream(l, gi, in.stream);
+    uint64_t stream_id = logs_group_info_stream(l, gi, in->stream);
     if (!stream_id) {
-        if ((rc = logs_load_stream(l, req, in.group, in.stream, &sdoc, err)) != 0) {
+        if ((rc = logs_load_stream(l, req, in->group, in->stream, &sdoc, err)) != 0) {
             goto out;
         }
         stream_id = doc_stream_id(sdoc);
-        logs_group_info_set_stream(l, gi, in.stream, stream_id);
+        logs_group_info_set_stream(l, gi, in->stream, stream_id);
     }
 
     /* Events outside the accepted window are dropped one by one and reported; the batch is
@@ -219,18 +218,18 @@ int logs_put_events(struct ts_logs *l, struct ts_aws_req *req, struct ts_aws_res
     int64_t horizon = retention_horizon(req, gi->retention_days);
     size_t too_old_end = 0, expired_end = 0, too_new_start = n;
     for (size_t i = 0; i < n; i++) {
-        if (in.ts[i] < now - TS_LOGS_MAX_AGE_MS) {
+        if (in->ts[i] < now - TS_LOGS_MAX_AGE_MS) {
             too_old_end = i + 1;
-        } else if (in.ts[i] < horizon) {
+        } else if (in->ts[i] < horizon) {
             expired_end = i + 1;
         }
-        if (in.ts[i] > now + TS_LOGS_MAX_FUTURE_MS && too_new_start == n) {
+        if (in->ts[i] > now + TS_LOGS_MAX_FUTURE_MS && too_new_start == n) {
             too_new_start = i;
         }
     }
     size_t first = TS_MAX(too_old_end, expired_end);
     size_t last = too_new_start; /* exclusive */
-    if (last > first && in.ts[last - 1] - in.ts[first] > TS_LOGS_MAX_SPAN_MS) {
+    if (last > first && in->ts[last - 1] - in->ts[first] > TS_LOGS_MAX_SPAN_MS) {
         rc = ts_aws_fail(err, "InvalidParameterException",
                          "The batch of log events in a single PutLogEvents request cannot span "
                          "more than 24 hours.");
@@ -239,7 +238,7 @@ int logs_put_events(struct ts_logs *l, struct ts_aws_req *req, struct ts_aws_res
 
     uint64_t next_offset = 0;
     struct ts_partition *p = NULL;
-    rc = stream_partition(l, req, in.group, in.stream, stream_id, true, &p);
+    rc = stream_partition(l, req, in->group, in->stream, stream_id, true, &p);
     if (rc) {
         rc = logs_storage_error(err, rc);
         goto out;
@@ -253,8 +252,8 @@ int logs_put_events(struct ts_logs *l, struct ts_aws_req *req, struct ts_aws_res
         }
         for (size_t i = first; i < last; i++) {
             /* the parser left each record as [8-byte time][message] in the payload */
-            recs[i - first].data = in.payload.data + in.off[i] - 8;
-            recs[i - first].len = 8 + in.len[i];
+            recs[i - first].data = in->payload.data + in->off[i] - 8;
+            recs[i - first].len = 8 + in->len[i];
         }
         uint64_t first_offset = 0;
         /* Durability: the response is sent only after the append returned, i.e. after the
@@ -270,8 +269,8 @@ int logs_put_events(struct ts_logs *l, struct ts_aws_req *req, struct ts_aws_res
             if (evs) {
                 for (size_t i = first; i < last; i++) {
                     evs[i - first] = (struct ts_logs_event){
-                        in.ts[i], now, first_offset + (i - first), in.payload.data + in.off[i],
-                        in.len[i]};
+                        in->ts[i], now, first_offset + (i - first), in->payload.data + in->off[i],
+                        in->len[i]};
                 }
                 logs_metric_apply(l, req->caller.account, req->region, gi, evs, count);
                 ts_free(evs);

@@ -232,7 +232,7 @@ void logs_put_input_free(struct logs_put_input *in);
  * filters and fills the response. Used by the operation and by ts_logs_put_internal, which
  * builds `in` directly. Does not free `in`. */
 int logs_put_events(struct ts_logs *l, struct ts_aws_req *req, struct ts_aws_resp *resp,
-                    struct logs_put_input *in, struct ts_aws_error *err);
+                    const struct logs_put_input *in, struct ts_aws_error *err);
 /* The string decoder of logs_put_parse: "portable", "ssse3" or "avx512" (64-byte blocks, see
  * logs_put_parse.c). The best one the CPU has is used by default. With a name, selects that
  * decoder and returns the name, or NULL if this CPU or build lacks it; with NULL, returns the
