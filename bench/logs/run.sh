@@ -70,8 +70,11 @@ PY
 }
 
 echo "PutLogEvents: $EVENTS events (~1 KB each) per call, $CLIENTS clients, fsync $FSYNC, $(nproc) CPUs"
+# Each run starts with no dirty data left in the page cache, so that neither server pays for
+# the other's writeback (trailstream's run leaves gigabytes of it).
+sync
 run_wrk trailstream "$TS_URL" "$DURATION"
-# moto is slow enough that a longer run adds nothing but time.
+sync
 run_wrk moto "$MOTO_URL" "$DURATION"
 "$PYTHON" - "$trailstream_RPS" "$moto_RPS" <<'PY'
 import sys
@@ -81,6 +84,7 @@ PY
 RAW_BENCH="$(dirname "$BIN")/../bench/logs/bench_raw_write"
 if [ -x "$RAW_BENCH" ]; then
     # The disk's own rate for durable 1 MiB writes, on the data directory's disk, same length.
+    sync
     RAW_MBS=$("$RAW_BENCH" "$TMP" "${DURATION%s}")
     "$PYTHON" - "$trailstream_RPS" "$trailstream_BODY" "$RAW_MBS" <<'PY'
 import sys
