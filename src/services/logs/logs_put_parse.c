@@ -27,6 +27,7 @@ struct parser {
     const char *end;
     struct ts_aws_error *err;
     int depth;
+    int decoder; /* the string decoder, chosen once per body (DECODER_*) */
 };
 
 static int syntax(struct parser *ps, const char *what)
@@ -268,8 +269,7 @@ static int parse_string(struct parser *ps, struct ts_buf *out, size_t *n)
         o = out->data + out->len;
     }
 #if defined(HAVE_BLOCK_DECODER)
-    pthread_once(&decoder_once, decoder_init);
-    int decoder = o ? decoder_used : DECODER_PORTABLE;
+    int decoder = o ? ps->decoder : DECODER_PORTABLE;
 #endif
     for (;;) {
 #if defined(HAVE_BLOCK_DECODER)
@@ -813,7 +813,11 @@ int logs_put_parse(const char *body, size_t len, struct logs_put_input *in,
     if (ts_buf_reserve(&in->payload, len + 8 * (size_t)TS_LOGS_MAX_BATCH_EVENTS) != 0) {
         return ts_aws_fail(err, "ServiceUnavailableException", "Out of memory.");
     }
-    struct parser ps = {body, body, body + len, err, 0};
+    struct parser ps = {body, body, body + len, err, 0, 0};
+#if defined(HAVE_BLOCK_DECODER)
+    pthread_once(&decoder_once, decoder_init);
+    ps.decoder = decoder_used;
+#endif
     ws(&ps);
     if (ps.p >= ps.end) {
         return 0; /* an empty body is an empty object: the required members are missing */
