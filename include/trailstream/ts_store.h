@@ -43,6 +43,9 @@ struct ts_vfs {
     int (*mkdir)(void *ctx, const char *path, int mode); /* -EEXIST if it exists */
     int (*rmdir)(void *ctx, const char *path);
     int (*list)(void *ctx, const char *dir, ts_vfs_list_fn fn, void *arg);
+    /* A hint: the caller will not need [off, off+len) of this file soon, and those bytes are
+     * durable; the OS may drop them from its cache. Changes no data. NULL if not supported. */
+    int (*drop_cache)(void *ctx, int fd, int64_t off, int64_t len);
 };
 
 /* The real POSIX implementation (pread/pwrite/fdatasync...). */
@@ -80,6 +83,8 @@ void ts_vfs_fault_clear(struct ts_vfs_fault *f);
 long ts_vfs_fault_writes(struct ts_vfs_fault *f);
 long ts_vfs_fault_syncs(struct ts_vfs_fault *f);
 long ts_vfs_fault_failures(struct ts_vfs_fault *f);
+/* drop_cache hints that covered bytes not yet durable (a store bug; should stay 0). */
+long ts_vfs_fault_bad_hints(struct ts_vfs_fault *f);
 /* Simulates a power loss now: applies `mode` to every file with unsynced data, then freezes the
  * VFS so that every later mutating call fails with TS_EIO (the "dead" process can still be
  * closed). Reopen the store with another VFS afterwards. Returns 0 or an I/O error. */
@@ -144,6 +149,9 @@ struct ts_store_opts {
                                        maximum is 1 GiB */
     int64_t segment_max_age_ms;     /* roll a non-empty segment this old [7 days] */
     uint32_t index_interval_bytes;  /* one sparse index entry per this many log bytes [4096] */
+    uint64_t cache_keep_bytes;      /* drop-behind: after each sync, a partition's durable bytes
+                                       more than this far behind its end leave the OS page
+                                       cache [64 MiB]; at least segment_max_bytes = never */
     const struct ts_clock *clock;   /* append times, segment age, retention [real clock] */
     const struct ts_vfs *vfs;       /* [ts_vfs_posix] */
     ts_store_event_fn on_event;     /* recovery/corruption/I-O events [none] */

@@ -138,6 +138,7 @@ struct ts__seg {
     size_t cap_idx;
     int64_t last_idx_pos;     /* position of the last entry, -1 if none */
     int fd;                   /* -1 until first needed */
+    int64_t cache_dropped;    /* drop-behind: bytes below this left the page cache (mu) */
     int refs;                 /* the partition's list holds one; readers take more */
     bool sealed;
     size_t n_bad;             /* reported corrupt ranges (deduplicates reports) */

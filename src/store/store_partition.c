@@ -11,7 +11,8 @@
  *     fails: a failed batch never becomes visible, not even after a later crash.
  *  5. A segment is synced before the next one is created, and the new file's directory entry
  *     is synced before any record in it is written, so only the last segment can have a torn
- *     tail. */
+ *     tail.
+ *  6. Drop-behind only ever names bytes below a position a sync just covered. */
 #include "store_int.h"
 
 #include <fcntl.h>
@@ -50,6 +51,45 @@ static bool publish(struct ts_partition *p, uint64_t next, int64_t pos, int64_t 
     p->durable_ts = ts;
     pthread_cond_broadcast(&p->cond);
     return true;
+}
+
+/* Drop-behind, part 1 (mu held): after a sync that made g durable up to `end`, the range of g
+ * that lies more than cache_keep_bytes behind it and has not been dropped yet, once it is at
+ * least a step long (1 MiB, or cache_keep_bytes if smaller), so that a partition keeps at most
+ * keep + step of its newest bytes cached. Returns its length (0: nothing) and sets *from. */
+static int64_t drop_range(struct ts_partition *p, struct ts__seg *g, int64_t end, int64_t *from)
+{
+    uint64_t keep = p->store->opts.cache_keep_bytes;
+    if (end <= 0 || (uint64_t)end <= keep) {
+        return 0;
+    }
+    /* Ranges start and end on 64 KiB (a multiple of any page size): the kernel keeps a page
+     * that a range covers only in part, so unaligned ends would leave one behind each time.
+     * A window below 64 KiB (tests) aligns to the largest power of two it holds. */
+    uint64_t align = 1;
+    while (align * 2 <= TS_MIN(keep, (uint64_t)0x10000)) {
+        align *= 2;
+    }
+    int64_t upto = (end - (int64_t)keep) & ~(int64_t)(align - 1);
+    if (upto - g->cache_dropped < (int64_t)TS_MIN(keep, (uint64_t)1 << 20)) {
+        return 0;
+    }
+    *from = g->cache_dropped;
+    g->cache_dropped = upto;
+    return upto - *from;
+}
+
+/* Drop-behind, part 2 (without mu; g referenced or active under write_mu): the written pages
+ * of that range leave the OS page cache. They are clean, so nothing is written; a reader that
+ * wants them again reads them from disk. Without this the kernel keeps every page written
+ * until memory runs short and then reclaims the oldest, so each new page the writer gets is a
+ * reclaimed or never-used one; dropped pages are reused at once (docs/store.md measures it). */
+static void drop_cache(struct ts_partition *p, struct ts__seg *g, int64_t from, int64_t len)
+{
+    const struct ts_vfs *vfs = pvfs(p);
+    if (len > 0 && vfs->drop_cache && vfs->drop_cache(vfs->ctx, g->fd, from, len) == 0) {
+        ts_metric_add("ts_store_cache_dropped_bytes_total", NULL, (double)len);
+    }
 }
 
 static void run_hook(struct ts_partition *p, uint64_t end)
@@ -140,10 +180,13 @@ static int roll(struct ts_partition *p)
     pthread_mutex_lock(&p->mu);
     uint64_t next = p->written_next;
     bool moved = publish(p, next, p->written_pos, p->written_ts);
+    int64_t d_from = 0;
+    int64_t d_len = drop_range(p, g, p->written_pos, &d_from);
     pthread_mutex_unlock(&p->mu);
     if (moved) {
         run_hook(p, next);
     }
+    drop_cache(p, g, d_from, d_len);
     /* The index is a hint: a failure only means the next open rebuilds it from the log. */
     ts__idx_write(vfs, p->dir, g);
     struct ts__seg *ng = ts__seg_new(p->dir, next);
@@ -244,8 +287,11 @@ static int group_wait(struct ts_partition *p, uint64_t my_gen, uint64_t my_end)
                 moved = publish(p, target, target_pos, target_ts);
             }
             if (moved) {
+                int64_t d_from = 0;
+                int64_t d_len = drop_range(p, g, target_pos, &d_from);
                 pthread_mutex_unlock(&p->mu);
                 run_hook(p, target);
+                drop_cache(p, g, d_from, d_len); /* g is referenced until the unref below */
                 pthread_mutex_lock(&p->mu);
             }
         }
@@ -283,9 +329,15 @@ int ts__partition_sync(struct ts_partition *p)
     ts_metric_add("ts_store_fsyncs_total", NULL, 1);
     pthread_mutex_lock(&p->mu);
     bool moved = false;
+    int64_t d_from = 0;
+    int64_t d_len = 0;
     if (!rc && g == active_seg(p)) {
         moved = publish(p, target, target_pos, target_ts);
+        d_len = drop_range(p, g, target_pos, &d_from);
     }
+    pthread_mutex_unlock(&p->mu);
+    drop_cache(p, g, d_from, d_len); /* still referenced */
+    pthread_mutex_lock(&p->mu);
     p->syncing = false;
     ts__seg_unref(vfs, g);
     pthread_cond_broadcast(&p->cond);
@@ -409,7 +461,10 @@ int ts_partition_append(struct ts_partition *p, const struct ts_record_in *recs,
         }
         pthread_mutex_lock(&p->mu);
         bool moved = publish(p, my_end, pos, ts);
+        int64_t d_from = 0;
+        int64_t d_len = drop_range(p, g, pos, &d_from);
         pthread_mutex_unlock(&p->mu);
+        drop_cache(p, g, d_from, d_len); /* g stays active while write_mu is held */
         pthread_mutex_unlock(&p->write_mu);
         if (moved) {
             run_hook(p, my_end);

@@ -45,6 +45,7 @@ struct ts_vfs_fault {
     struct ffile *files;
     struct ffile **fdmap; /* fd -> file */
     long writes, syncs, failures;
+    long bad_hints;       /* drop_cache calls over bytes that were not durable */
     long fail_write_at, fail_sync_at;
     int fail_write_err, fail_sync_err;
     bool fail_write_sticky, fail_sync_sticky;
@@ -412,6 +413,29 @@ static int f_rmdir(void *ctx, const char *path)
     return rc;
 }
 
+/* The hint's contract is that every byte of the range is durable: a range reaching past the
+ * synced length, or over a write not yet synced, counts in bad_hints and changes nothing. */
+static int f_drop_cache(void *ctx, int fd, int64_t off, int64_t len)
+{
+    struct ts_vfs_fault *f = ctx;
+    pthread_mutex_lock(&f->mu);
+    struct ffile *x = fd >= 0 && fd < FD_MAP_MAX ? f->fdmap[fd] : NULL;
+    bool ok = x && off >= 0 && len >= 0 && off + len <= x->synced_len;
+    for (size_t i = 0; ok && x && i < x->n_w; i++) {
+        ok = off + len <= x->w[i].off || x->w[i].off + x->w[i].len <= off;
+    }
+    int rc = TS_EINVAL;
+    if (!ok) {
+        f->bad_hints++;
+    } else if (f->frozen) {
+        rc = TS_EIO;
+    } else {
+        rc = f->base->drop_cache ? f->base->drop_cache(f->base->ctx, fd, off, len) : 0;
+    }
+    pthread_mutex_unlock(&f->mu);
+    return rc;
+}
+
 static int f_list(void *ctx, const char *dir, ts_vfs_list_fn fn, void *arg)
 {
     struct ts_vfs_fault *f = ctx;
@@ -434,7 +458,8 @@ int ts_vfs_fault_create(const struct ts_vfs *base, uint64_t seed, struct ts_vfs_
     pthread_mutex_init(&f->mu, NULL);
     f->vfs = (struct ts_vfs){f,         f_open,     f_close,   f_pread,  f_pwrite,
                              f_fdatasync, f_ftruncate, f_size, f_fsync_dir, f_rename,
-                             f_unlink,  f_mkdir,    f_rmdir,   f_list};
+                             f_unlink,  f_mkdir,    f_rmdir,   f_list,
+                             f_drop_cache};
     *out = f;
     return 0;
 }
@@ -503,6 +528,14 @@ long ts_vfs_fault_syncs(struct ts_vfs_fault *f)
     long v = f->syncs;
     pthread_mutex_unlock(&f->mu);
     return v;
+}
+
+long ts_vfs_fault_bad_hints(struct ts_vfs_fault *f)
+{
+    pthread_mutex_lock(&f->mu);
+    long n = f->bad_hints;
+    pthread_mutex_unlock(&f->mu);
+    return n;
 }
 
 long ts_vfs_fault_failures(struct ts_vfs_fault *f)

@@ -4,6 +4,9 @@
 #include "ts_test.h"
 
 #include <pthread.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/vfs.h>
 
 #define MAXLEN 1500
 
@@ -544,6 +547,133 @@ static void test_interval_visibility(void)
     teardown();
 }
 
+/* Finds the one segment file under `d` (the test writes a single partition). */
+static bool find_log(const char *d, char *out, size_t n)
+{
+    DIR *dp = opendir(d);
+    if (!dp) {
+        return false;
+    }
+    bool found = false;
+    struct dirent *e;
+    while (!found && (e = readdir(dp))) {
+        if (e->d_name[0] == '.') {
+            continue;
+        }
+        char sub[1024];
+        snprintf(sub, sizeof(sub), "%s/%s", d, e->d_name);
+        size_t len = strlen(e->d_name);
+        struct stat st;
+        if (len > 4 && strcmp(e->d_name + len - 4, ".log") == 0) {
+            snprintf(out, n, "%s", sub);
+            found = true;
+        } else if (stat(sub, &st) == 0 && S_ISDIR(st.st_mode)) {
+            found = find_log(sub, out, n);
+        }
+    }
+    closedir(dp);
+    return found;
+}
+
+/* Pages of [from, to) of the file that are in the page cache (mincore). */
+static long resident_pages(const char *path, int64_t from, int64_t to)
+{
+    int fd = open(path, O_RDONLY);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) < 0 || st.st_size < to) {
+        if (fd >= 0) {
+            close(fd);
+        }
+        return -1;
+    }
+    long pg = sysconf(_SC_PAGESIZE);
+    void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+    close(fd);
+    if (m == MAP_FAILED) {
+        return -1;
+    }
+    size_t n_pages = ((size_t)st.st_size + (size_t)pg - 1) / (size_t)pg;
+    unsigned char *vec = malloc(n_pages);
+    long n = -1;
+    if (vec && mincore(m, (size_t)st.st_size, vec) == 0) {
+        n = 0;
+        for (int64_t i = (from + pg - 1) / pg; i < to / pg; i++) {
+            n += vec[i] & 1;
+        }
+    }
+    free(vec);
+    munmap(m, (size_t)st.st_size);
+    return n;
+}
+
+/* Drop-behind: after syncs, what lies more than cache_keep_bytes behind the end has left the
+ * page cache, under every fsync policy, while the records there still read back (from disk);
+ * with a window as large as the segment, nothing is dropped (the control showing that the
+ * pages would otherwise still be cached). */
+static void test_drop_behind(void)
+{
+    struct statfs fs;
+    TEST_ASSERT(statfs(getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", &fs) == 0);
+    if (fs.f_type == 0x01021994 /* TMPFS_MAGIC: its pages cannot leave the cache */) {
+        TEST_MSG("skipped: TMPDIR is tmpfs");
+        return;
+    }
+    enum { REC = 64 * 1024, PER = 8, BATCHES = 24 }; /* 12 MiB in 512 KiB batches */
+    const int64_t keep = 2 << 20;
+    static uint8_t bufs[PER][REC];
+    enum ts_fsync_policy pols[] = {TS_FSYNC_GROUP, TS_FSYNC_ALWAYS, TS_FSYNC_INTERVAL};
+    for (int k = 0; k < 4; k++) {
+        bool control = k == 3;
+        setup();
+        struct ts_store_opts o = {0};
+        o.fsync = control ? TS_FSYNC_GROUP : pols[k];
+        o.interval_ms = 5;
+        o.segment_max_bytes = 64 << 20;
+        o.cache_keep_bytes = control ? (uint64_t)o.segment_max_bytes : (uint64_t)keep;
+        struct ts_store *s = open_store(&o);
+        struct ts_partition *p = NULL;
+        TEST_ASSERT(s && ts_store_partition(s, "drop/p", true, &p) == 0);
+        for (int b = 0; b < BATCHES; b++) {
+            struct ts_record_in in[PER];
+            for (int i = 0; i < PER; i++) {
+                memset(bufs[i], 'a' + (b * PER + i) % 26, REC);
+                in[i] = (struct ts_record_in){bufs[i], REC};
+            }
+            uint64_t first;
+            TEST_CHECK(ts_partition_append(p, in, PER, 0, &first) == 0);
+            if (o.fsync == TS_FSYNC_INTERVAL) {
+                TEST_CHECK(ts_store_sync(s) == 0);
+            }
+        }
+        char log[1024];
+        TEST_ASSERT(find_log(dir, log, sizeof(log)));
+        struct stat st;
+        TEST_ASSERT(stat(log, &st) == 0);
+        int64_t size = st.st_size;
+        /* Everything below end - keep - step (1 MiB) was dropped; the window stays. */
+        long front = resident_pages(log, 0, size - keep - (1 << 20));
+        long window = resident_pages(log, size - keep, size);
+        if (control) {
+            TEST_CHECK_(front > 0, "control: no page of the front is cached (%ld)", front);
+        } else {
+            TEST_CHECK_(front == 0, "policy %d: %ld pages of the front still cached", k, front);
+        }
+        TEST_CHECK_(window > 0, "policy %d: the newest %lld bytes are not cached (%ld)", k,
+                    (long long)keep, window);
+        /* A dropped record reads back from disk. */
+        uint8_t rbuf[REC + 256];
+        struct ts_record r[1];
+        size_t n = 0;
+        uint64_t next = 0;
+        TEST_CHECK(ts_partition_read(p, 3, rbuf, sizeof(rbuf), r, 1, &n, &next) == 0);
+        TEST_CHECK(n == 1 && r[0].len == REC && r[0].data[0] == 'a' + 3 &&
+                   r[0].data[REC - 1] == 'a' + 3);
+        ts_store_close(s);
+        teardown();
+    }
+    ts_metrics_shutdown();
+}
+
 TEST_LIST = {
     {"append_read", test_append_read},
     {"read_bounds", test_read_bounds},
@@ -555,5 +685,6 @@ TEST_LIST = {
     {"concurrent_always", test_concurrent_always},
     {"concurrent_interval", test_concurrent_interval},
     {"interval_visibility", test_interval_visibility},
+    {"drop_behind", test_drop_behind},
     {NULL, NULL},
 };

@@ -105,6 +105,7 @@ static struct ts_store *open_with(const struct ts_vfs *vfs, enum ts_fsync_policy
     o.segment_max_bytes = 4096;
     o.interval_ms = 10;
     o.index_interval_bytes = 512;
+    o.cache_keep_bytes = 512; /* drop-behind on nearly every sync: its hints are checked */
     if (ev) {
         o.on_event = tu_on_event;
         o.event_ctx = ev;
@@ -179,6 +180,8 @@ static bool one_fault_run(enum ts_fsync_policy pol, bool sync, long nth, int err
         TEST_CHECK(ts_vfs_fault_power_loss(f, (enum ts_vfs_crash_mode)crash_mode) == 0);
     }
     ts_store_close(s);
+    TEST_CHECK_(ts_vfs_fault_bad_hints(f) == 0, "%ld cache drops over bytes not durable",
+                ts_vfs_fault_bad_hints(f));
     ts_vfs_fault_destroy(f);
     /* Restart on the real file system: everything acknowledged is there. */
     struct tu_events ev = {0};
@@ -330,6 +333,8 @@ static void power_loss_round(enum ts_fsync_policy pol, enum ts_vfs_crash_mode mo
         pthread_join(t[i], NULL);
     }
     ts_store_close(s);
+    TEST_CHECK_(ts_vfs_fault_bad_hints(f) == 0, "%ld cache drops over bytes not durable",
+                ts_vfs_fault_bad_hints(f));
     ts_vfs_fault_destroy(f);
     /* Acked = durable under ALWAYS/GROUP. Sorting gives the last acknowledged offset. */
     qsort(sh.acks, sh.n_acks, sizeof(sh.acks[0]), cmp_ack);
@@ -478,6 +483,8 @@ static void interval_round(enum ts_vfs_crash_mode mode, uint64_t seed)
     pthread_mutex_unlock(&sh.mu);
     pthread_join(t, NULL);
     ts_store_close(s);
+    TEST_CHECK_(ts_vfs_fault_bad_hints(f) == 0, "%ld cache drops over bytes not durable",
+                ts_vfs_fault_bad_hints(f));
     ts_vfs_fault_destroy(f);
     s = NULL;
     o.vfs = NULL;
