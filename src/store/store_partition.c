@@ -335,9 +335,11 @@ int ts__partition_sync(struct ts_partition *p)
         moved = publish(p, target, target_pos, target_ts);
         d_len = drop_range(p, g, target_pos, &d_from);
     }
-    pthread_mutex_unlock(&p->mu);
-    drop_cache(p, g, d_from, d_len); /* still referenced */
-    pthread_mutex_lock(&p->mu);
+    if (d_len > 0) {
+        pthread_mutex_unlock(&p->mu);
+        drop_cache(p, g, d_from, d_len); /* still referenced */
+        pthread_mutex_lock(&p->mu);
+    }
     p->syncing = false;
     ts__seg_unref(vfs, g);
     pthread_cond_broadcast(&p->cond);

@@ -514,36 +514,33 @@ void ts_vfs_fault_clear(struct ts_vfs_fault *f)
     pthread_mutex_unlock(&f->mu);
 }
 
-long ts_vfs_fault_writes(struct ts_vfs_fault *f)
+/* Reads one of f's counters under its lock. */
+static long counter(struct ts_vfs_fault *f, const long *c)
 {
     pthread_mutex_lock(&f->mu);
-    long v = f->writes;
+    long v = *c;
     pthread_mutex_unlock(&f->mu);
     return v;
+}
+
+long ts_vfs_fault_writes(struct ts_vfs_fault *f)
+{
+    return counter(f, &f->writes);
 }
 
 long ts_vfs_fault_syncs(struct ts_vfs_fault *f)
 {
-    pthread_mutex_lock(&f->mu);
-    long v = f->syncs;
-    pthread_mutex_unlock(&f->mu);
-    return v;
+    return counter(f, &f->syncs);
 }
 
 long ts_vfs_fault_bad_hints(struct ts_vfs_fault *f)
 {
-    pthread_mutex_lock(&f->mu);
-    long n = f->bad_hints;
-    pthread_mutex_unlock(&f->mu);
-    return n;
+    return counter(f, &f->bad_hints);
 }
 
 long ts_vfs_fault_failures(struct ts_vfs_fault *f)
 {
-    pthread_mutex_lock(&f->mu);
-    long v = f->failures;
-    pthread_mutex_unlock(&f->mu);
-    return v;
+    return counter(f, &f->failures);
 }
 
 /* Rewrites one file as a power cut in `mode` could have left it. Lock held. */
