@@ -654,6 +654,7 @@ static int open_data(const struct ts_config *cfg, struct ts_store **store, struc
     so.interval_ms = (int)cfg->fsync_interval_ms;
     so.segment_max_bytes = (uint64_t)cfg->segment_bytes;
     so.cache_keep_bytes = (uint64_t)cfg->page_cache_keep;
+    so.sync_lanes = cfg->sync_lanes;
     so.segment_max_age_ms = cfg->segment_age_ms;
     int rc = ts_store_open(cfg->data_dir, &so, store);
     if (rc == TS_EAGAIN) {

@@ -4,6 +4,8 @@
  */
 #include "config.h"
 
+#include "trailstream/ts_store.h"
+
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,6 +46,7 @@ static const struct key_def storage_keys[] = {
     {"segment_size", T_SIZE, OFF(segment_bytes), 0, 1 << 20, (int64_t)1 << 34, NULL},
     {"segment_age", T_DURATION, OFF(segment_age_ms), 0, 1000, (int64_t)30 * 86400000, NULL},
     {"page_cache_keep", T_SIZE, OFF(page_cache_keep), 0, 64 << 10, (int64_t)1 << 34, NULL},
+    {"sync_lanes", T_INT, OFF(sync_lanes), 0, 1, TS_STORE_SYNC_LANES_MAX, NULL},
     {NULL, 0, 0, 0, 0, 0, NULL},
 };
 
@@ -82,6 +85,7 @@ void ts_config_defaults(struct ts_config *c)
     c->segment_bytes = 128 << 20;
     c->segment_age_ms = 3600000;
     c->page_cache_keep = 64 << 20;
+    c->sync_lanes = 2;
     c->log_level = TS_LOG_LEVEL_INFO;
     ts_strlcpy(c->region, "us-east-1", sizeof(c->region));
 }

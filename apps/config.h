@@ -106,6 +106,7 @@ struct ts_config {
     int64_t fsync_interval_ms;
     int64_t segment_bytes;
     int64_t page_cache_keep;   /* drop-behind window per partition (docs/store.md) */
+    int sync_lanes;            /* group-commit syncs of one partition at once (docs/store.md) */
     int64_t segment_age_ms;
     /* log */
     int64_t log_level;

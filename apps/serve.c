@@ -403,6 +403,7 @@ static int open_store(struct app *app)
     so.interval_ms = (int)app->cfg.fsync_interval_ms;
     so.segment_max_bytes = (uint64_t)app->cfg.segment_bytes;
     so.cache_keep_bytes = (uint64_t)app->cfg.page_cache_keep;
+    so.sync_lanes = app->cfg.sync_lanes;
     so.segment_max_age_ms = app->cfg.segment_age_ms;
     so.on_event = on_store_event;
     so.on_append = on_store_append;

@@ -97,6 +97,7 @@ int ts_vfs_fault_power_loss(struct ts_vfs_fault *f, enum ts_vfs_crash_mode mode)
 #define TS_STORE_BATCH_MAX (64u * 1024 * 1024)    /* framed bytes of one appended batch */
 #define TS_STORE_RECORD_OVERHEAD 32u              /* frame header bytes per record */
 #define TS_STORE_NAME_MAX 1024                    /* bytes of a partition name */
+#define TS_STORE_SYNC_LANES_MAX 8                 /* concurrent group-commit syncs */
 
 struct ts_store;
 struct ts_partition;
@@ -152,6 +153,9 @@ struct ts_store_opts {
     uint64_t cache_keep_bytes;      /* drop-behind: after each sync, a partition's durable bytes
                                        more than this far behind its end leave the OS page
                                        cache [64 MiB]; at least segment_max_bytes = never */
+    int sync_lanes;                 /* GROUP: fdatasyncs of one partition that may run at
+                                       once, each covering what was written before it started
+                                       [2]; 1 = one at a time; at most TS_STORE_SYNC_LANES_MAX */
     const struct ts_clock *clock;   /* append times, segment age, retention [real clock] */
     const struct ts_vfs *vfs;       /* [ts_vfs_posix] */
     ts_store_event_fn on_event;     /* recovery/corruption/I-O events [none] */

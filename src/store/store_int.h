@@ -212,6 +212,17 @@ int ts__rm_dir(const struct ts_vfs *vfs, const char *dir);
 
 #define TS_STORE_BUCKETS 4096
 
+/* A group-commit sync in flight (in ts_partition.syncs, by ticket). */
+struct ts__sync {
+    struct ts__seg *g;        /* referenced until applied */
+    uint64_t target;          /* written_next when it started: what it makes durable */
+    int64_t target_pos;
+    int64_t target_ts;
+    uint64_t gen0;            /* gen when it started */
+    int rc;
+    bool done;
+};
+
 struct ts_partition {
     struct ts_store *store;
     char *name;
@@ -238,7 +249,16 @@ struct ts_partition {
     int sync_err;             /* the failure that caused the last discard */
     bool discarding;          /* a discard is cutting the file: nothing may be published */
     int waiters;              /* threads inside ts_partition_wait / group waits */
-    bool syncing;             /* a group-commit leader (or the interval thread) is syncing */
+    bool syncing;             /* an exclusive sync runs: the interval thread's or a roll's */
+    /* Group commit (store.md, "Group commit"): up to sync_lanes leaders sync at once, each on
+     * its own open file description. Their results are applied strictly in the order they
+     * started (tickets sync_head .. sync_tail-1), so that a later sync's success is never
+     * published past an earlier one's failure. */
+    struct ts__sync syncs[TS_STORE_SYNC_LANES_MAX];
+    uint64_t sync_head;       /* the oldest ticket not applied yet */
+    uint64_t sync_tail;       /* the next ticket */
+    uint64_t sync_hi;         /* the highest target of the syncs in flight */
+    bool sync_failed;         /* an applied sync failed; its leader is about to discard */
     bool needs_reset;         /* bytes beyond written_pos must be cut before the next write */
     bool closed;              /* deleted or store closing */
     struct ts_buf stage;      /* the batch being framed (under write_mu) */

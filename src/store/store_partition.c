@@ -12,7 +12,11 @@
  *  5. A segment is synced before the next one is created, and the new file's directory entry
  *     is synced before any record in it is written, so only the last segment can have a torn
  *     tail.
- *  6. Drop-behind only ever names bytes below a position a sync just covered. */
+ *  6. Drop-behind only ever names bytes below a position a sync just covered.
+ *  7. Group-commit syncs may overlap (up to sync_lanes, each on its own open file description,
+ *     so that every one of them sees a write-back error that happened while it ran), but their
+ *     results are applied in the order they started: a success is published only if no sync
+ *     that started before it failed. A roll's sync runs alone. */
 #include "store_int.h"
 
 #include <fcntl.h>
@@ -154,6 +158,7 @@ static void discard_unsynced(struct ts_partition *p, int err)
     p->gen++;
     p->discard_at[p->gen % TS_ARRAY_LEN(p->discard_at)] = next;
     p->discarding = false;
+    p->sync_failed = false;
     p->sync_err = err;
     pthread_cond_broadcast(&p->cond);
     pthread_mutex_unlock(&p->mu);
@@ -168,13 +173,34 @@ static int roll(struct ts_partition *p)
 {
     const struct ts_vfs *vfs = pvfs(p);
     struct ts__seg *g = active_seg(p);
-    int rc = vfs->fdatasync(vfs->ctx, g->fd);
-    ts_metric_add("ts_store_fsyncs_total", NULL, 1);
+    /* Invariant 7: the sync that seals g runs alone. Leaders in flight finish first (they never
+     * need write_mu to do so); a failure one of them reported is cut by its leader once this
+     * append gives write_mu back, so the roll waits for that. */
+    pthread_mutex_lock(&p->mu);
+    while (p->syncing && !p->closed) {
+        pthread_cond_wait(&p->cond, &p->mu);
+    }
+    p->syncing = true;
+    while (p->sync_head != p->sync_tail) {
+        pthread_cond_wait(&p->cond, &p->mu);
+    }
+    bool failed = p->sync_failed;
+    pthread_mutex_unlock(&p->mu);
+    int rc = failed ? TS_EIO : vfs->fdatasync(vfs->ctx, g->fd);
+    if (!failed) {
+        ts_metric_add("ts_store_fsyncs_total", NULL, 1);
+    }
     if (rc) {
-        ts_metric_add("ts_store_fsync_errors_total", NULL, 1);
-        if (p->store->opts.fsync != TS_FSYNC_INTERVAL) {
-            discard_unsynced(p, rc);
+        if (!failed) {
+            ts_metric_add("ts_store_fsync_errors_total", NULL, 1);
+            if (p->store->opts.fsync != TS_FSYNC_INTERVAL) {
+                discard_unsynced(p, rc);
+            }
         }
+        pthread_mutex_lock(&p->mu);
+        p->syncing = false;
+        pthread_cond_broadcast(&p->cond);
+        pthread_mutex_unlock(&p->mu);
         return rc;
     }
     pthread_mutex_lock(&p->mu);
@@ -182,6 +208,8 @@ static int roll(struct ts_partition *p)
     bool moved = publish(p, next, p->written_pos, p->written_ts);
     int64_t d_from = 0;
     int64_t d_len = drop_range(p, g, p->written_pos, &d_from);
+    p->syncing = false;
+    pthread_cond_broadcast(&p->cond);
     pthread_mutex_unlock(&p->mu);
     if (moved) {
         run_hook(p, next);
@@ -227,12 +255,87 @@ static int roll(struct ts_partition *p)
     return 0;
 }
 
-/* Group commit: waits until [.., my_end) is durable, becoming the leader that runs the shared
- * fdatasync when no sync is in flight. Followers that arrive while a sync runs are covered by
- * the next one. Returns 0 or the error that made the records be discarded. */
+/* What applying finished syncs left for the caller to do without mu. */
+struct applied {
+    uint64_t end;      /* the durable end moved here (0: it did not) */
+    struct ts__seg *g; /* referenced when d_len > 0: drop [d_from, d_from + d_len) of it */
+    int64_t d_from;
+    int64_t d_len;
+    bool failed;       /* a sync failed: discard what it did not make durable (gen0, target) */
+    uint64_t gen0;
+    uint64_t target;
+    int rc;
+};
+
+/* Applies the finished syncs at the head of the ticket queue, oldest first (invariant 7).
+ * mu held. */
+static void apply_syncs(struct ts_partition *p, struct applied *a)
+{
+    const struct ts_vfs *vfs = pvfs(p);
+    struct ts__sync *last = NULL;
+    while (p->sync_head != p->sync_tail) {
+        struct ts__sync *y = &p->syncs[p->sync_head % TS_STORE_SYNC_LANES_MAX];
+        if (!y->done) {
+            break;
+        }
+        p->sync_head++;
+        if (y->rc) {
+            /* Nothing after this point may be published until the leader has cut it. */
+            if (p->gen == y->gen0 && p->durable_next < y->target && !p->sync_failed) {
+                p->sync_failed = true;
+                a->failed = true;
+                a->gen0 = y->gen0;
+                a->target = y->target;
+                a->rc = y->rc;
+            }
+        } else if (!p->sync_failed && !p->discarding && p->gen == y->gen0 &&
+                   y->g == active_seg(p) && publish(p, y->target, y->target_pos, y->target_ts)) {
+            a->end = y->target;
+            if (last) {
+                ts__seg_unref(vfs, last->g);
+            }
+            last = y;
+            continue; /* keeps its reference for the drop below */
+        }
+        ts__seg_unref(vfs, y->g);
+    }
+    if (last) {
+        a->d_len = drop_range(p, last->g, last->target_pos, &a->d_from);
+        if (a->d_len > 0) {
+            a->g = last->g; /* the caller drops the reference */
+        } else {
+            ts__seg_unref(vfs, last->g);
+        }
+    }
+}
+
+/* One group-commit sync of g on a file description of its own: write-back errors are reported
+ * once per open file description, so a sync that shared one with another could miss the error
+ * the other consumed. With one lane nothing overlaps and the segment's own fd serves. */
+static int lane_sync(struct ts_partition *p, struct ts__seg *g)
+{
+    const struct ts_vfs *vfs = pvfs(p);
+    if (p->store->opts.sync_lanes == 1) {
+        return vfs->fdatasync(vfs->ctx, g->fd);
+    }
+    int fd = vfs->open(vfs->ctx, g->path, O_RDONLY, 0);
+    if (fd < 0) {
+        return fd;
+    }
+    int rc = vfs->fdatasync(vfs->ctx, fd);
+    vfs->close(vfs->ctx, fd);
+    return rc;
+}
+
+/* Group commit: waits until [.., my_end) is durable. A waiter that no sync in flight covers
+ * becomes a leader when a lane is free: it syncs everything written so far, on behalf of every
+ * waiter; others wait for the syncs in flight. Syncs overlap (up to sync_lanes) so that bytes
+ * written while one runs start going to disk at once instead of after it. Returns 0 or the
+ * error that made the records be discarded. */
 static int group_wait(struct ts_partition *p, uint64_t my_gen, uint64_t my_end)
 {
     const struct ts_vfs *vfs = pvfs(p);
+    uint64_t lanes = (uint64_t)p->store->opts.sync_lanes;
     int rc;
     pthread_mutex_lock(&p->mu);
     p->waiters++;
@@ -254,50 +357,60 @@ static int group_wait(struct ts_partition *p, uint64_t my_gen, uint64_t my_end)
             rc = TS_ECLOSED;
             break;
         }
-        if (p->syncing || p->discarding) {
+        uint64_t in_flight = p->sync_tail - p->sync_head;
+        if (p->syncing || p->discarding || p->sync_failed || in_flight >= lanes ||
+            (in_flight > 0 && p->sync_hi >= my_end)) {
             pthread_cond_wait(&p->cond, &p->mu);
             continue;
         }
-        /* Leader: sync everything written so far, on behalf of every waiter. */
-        p->syncing = true;
+        /* Leader. Its ticket's slot is not reused before it is applied: at most `lanes`
+         * tickets are outstanding. */
+        struct ts__sync *y = &p->syncs[p->sync_tail++ % TS_STORE_SYNC_LANES_MAX];
         struct ts__seg *g = active_seg(p);
         g->refs++;
-        uint64_t target = p->written_next;
-        int64_t target_pos = p->written_pos;
-        int64_t target_ts = p->written_ts;
-        uint64_t gen0 = p->gen;
+        *y = (struct ts__sync){g, p->written_next, p->written_pos, p->written_ts, p->gen, 0,
+                               false};
+        p->sync_hi = y->target;
         pthread_mutex_unlock(&p->mu);
-        int src = vfs->fdatasync(vfs->ctx, g->fd);
+        int src = lane_sync(p, g);
         ts_metric_add("ts_store_fsyncs_total", NULL, 1);
         if (src) {
             ts_metric_add("ts_store_fsync_errors_total", NULL, 1);
+        }
+        pthread_mutex_lock(&p->mu);
+        y->rc = src;
+        y->done = true;
+        struct applied a = {0};
+        apply_syncs(p, &a);
+        pthread_cond_broadcast(&p->cond);
+        if (!a.end && !a.g && !a.failed) {
+            continue;
+        }
+        pthread_mutex_unlock(&p->mu);
+        if (a.end) {
+            run_hook(p, a.end);
+        }
+        if (a.g) {
+            drop_cache(p, a.g, a.d_from, a.d_len);
+        }
+        if (a.failed) {
             pthread_mutex_lock(&p->write_mu);
             pthread_mutex_lock(&p->mu);
-            bool discard = p->gen == gen0 && p->durable_next < target;
+            bool discard = p->gen == a.gen0 && p->durable_next < a.target;
+            if (!discard && p->gen == a.gen0) {
+                p->sync_failed = false;
+                pthread_cond_broadcast(&p->cond);
+            }
             pthread_mutex_unlock(&p->mu);
             if (discard) {
-                discard_unsynced(p, src);
+                discard_unsynced(p, a.rc);
             }
             pthread_mutex_unlock(&p->write_mu);
-            pthread_mutex_lock(&p->mu);
-        } else {
-            pthread_mutex_lock(&p->mu);
-            bool moved = false;
-            if (p->gen == gen0 && !p->discarding && g == active_seg(p)) {
-                moved = publish(p, target, target_pos, target_ts);
-            }
-            if (moved) {
-                int64_t d_from = 0;
-                int64_t d_len = drop_range(p, g, target_pos, &d_from);
-                pthread_mutex_unlock(&p->mu);
-                run_hook(p, target);
-                drop_cache(p, g, d_from, d_len); /* g is referenced until the unref below */
-                pthread_mutex_lock(&p->mu);
-            }
         }
-        p->syncing = false;
-        ts__seg_unref(vfs, g);
-        pthread_cond_broadcast(&p->cond);
+        pthread_mutex_lock(&p->mu);
+        if (a.g) {
+            ts__seg_unref(vfs, a.g);
+        }
     }
     p->waiters--;
     if (p->closed && p->waiters == 0) {
@@ -311,7 +424,7 @@ int ts__partition_sync(struct ts_partition *p)
 {
     const struct ts_vfs *vfs = pvfs(p);
     pthread_mutex_lock(&p->mu);
-    while (p->syncing && !p->closed) {
+    while ((p->syncing || p->sync_head != p->sync_tail) && !p->closed) {
         pthread_cond_wait(&p->cond, &p->mu);
     }
     if (p->closed || p->durable_next >= p->written_next) {

@@ -167,7 +167,11 @@ int ts_store_open(const char *dir, const struct ts_store_opts *opts, struct ts_s
     if (!o.cache_keep_bytes) {
         o.cache_keep_bytes = 64ull * 1024 * 1024;
     }
-    if (o.fsync > TS_FSYNC_INTERVAL || o.interval_ms < 0 || o.segment_max_age_ms < 0 ||
+    if (!o.sync_lanes) {
+        o.sync_lanes = 2;
+    }
+    if (o.fsync > TS_FSYNC_INTERVAL || o.interval_ms < 0 || o.sync_lanes < 0 ||
+        o.sync_lanes > TS_STORE_SYNC_LANES_MAX || o.segment_max_age_ms < 0 ||
         o.segment_max_bytes > TS_SEGMENT_HARD_MAX || o.segment_max_bytes < 4096 || !dir ||
         strlen(dir) > 2048) {
         return TS_EINVAL;

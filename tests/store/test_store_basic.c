@@ -674,6 +674,198 @@ static void test_drop_behind(void)
     ts_metrics_shutdown();
 }
 
+/* ---------------------------------------------------------------- group-commit lanes
+ *
+ * A VFS over the real one whose fdatasync can be held: the first sync after `armed` waits
+ * (bounded) for a second one to start (overlap) or to finish (order), and may then fail. */
+struct gate {
+    pthread_mutex_t mu;
+    pthread_cond_t cond;
+    bool armed;
+    int started, finished, in_flight, max_in_flight;
+    bool first_waits_for_start;  /* overlap: hold sync 1 until sync 2 has started */
+    bool first_waits_for_finish; /* order: hold sync 1 until sync 2 has returned */
+    bool first_fails;            /* ... and then fail sync 1 */
+    int hold_ms;                 /* the bound on holding */
+    bool held_out;               /* the bound ran out */
+};
+
+static struct gate gate = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER};
+
+static int gate_fdatasync(void *ctx, int fd)
+{
+    pthread_mutex_lock(&gate.mu);
+    if (!gate.armed) {
+        pthread_mutex_unlock(&gate.mu);
+        return ts_vfs_posix.fdatasync(ctx, fd);
+    }
+    int me = ++gate.started;
+    gate.in_flight++;
+    gate.max_in_flight = TS_MAX(gate.max_in_flight, gate.in_flight);
+    pthread_cond_broadcast(&gate.cond);
+    if (me == 1 && (gate.first_waits_for_start || gate.first_waits_for_finish)) {
+        struct timespec dl;
+        clock_gettime(CLOCK_REALTIME, &dl);
+        dl.tv_sec += gate.hold_ms / 1000;
+        dl.tv_nsec += (long)(gate.hold_ms % 1000) * 1000000L;
+        if (dl.tv_nsec >= 1000000000L) {
+            dl.tv_sec++;
+            dl.tv_nsec -= 1000000000L;
+        }
+        while (gate.first_waits_for_start ? gate.started < 2 : gate.finished < 1) {
+            if (pthread_cond_timedwait(&gate.cond, &gate.mu, &dl) != 0) {
+                gate.held_out = true;
+                break;
+            }
+        }
+    }
+    bool fail = me == 1 && gate.first_fails;
+    pthread_mutex_unlock(&gate.mu);
+    int rc = fail ? TS_EIO : ts_vfs_posix.fdatasync(ctx, fd);
+    pthread_mutex_lock(&gate.mu);
+    gate.in_flight--;
+    gate.finished++;
+    pthread_cond_broadcast(&gate.cond);
+    pthread_mutex_unlock(&gate.mu);
+    return rc;
+}
+
+static void gate_arm(bool wait_start, bool wait_finish, bool fail, int hold_ms)
+{
+    pthread_mutex_lock(&gate.mu);
+    gate.armed = true;
+    gate.started = gate.finished = gate.in_flight = gate.max_in_flight = 0;
+    gate.first_waits_for_start = wait_start;
+    gate.first_waits_for_finish = wait_finish;
+    gate.first_fails = fail;
+    gate.hold_ms = hold_ms;
+    gate.held_out = false;
+    pthread_mutex_unlock(&gate.mu);
+}
+
+/* Waits (bounded) until `n` gated syncs have started. */
+static bool gate_wait_started(int n)
+{
+    bool ok = true;
+    struct timespec dl;
+    clock_gettime(CLOCK_REALTIME, &dl);
+    dl.tv_sec += 20;
+    pthread_mutex_lock(&gate.mu);
+    while (gate.started < n && ok) {
+        ok = pthread_cond_timedwait(&gate.cond, &gate.mu, &dl) == 0;
+    }
+    pthread_mutex_unlock(&gate.mu);
+    return ok;
+}
+
+struct one_append {
+    struct ts_partition *p;
+    uint8_t tag;
+    uint64_t first;
+    int rc;
+};
+
+static void *one_append_main(void *arg)
+{
+    struct one_append *a = arg;
+    uint8_t data[600];
+    memset(data, a->tag, sizeof(data));
+    struct ts_record_in in[3] = {{data, 600}, {data, 300}, {data, 100}};
+    a->rc = ts_partition_append(a->p, in, 3, 0, &a->first);
+    return NULL;
+}
+
+static struct ts_store *gate_store(int lanes, struct ts_partition **p, struct ts_vfs *vfs)
+{
+    *vfs = ts_vfs_posix;
+    vfs->fdatasync = gate_fdatasync;
+    pthread_mutex_lock(&gate.mu);
+    gate.armed = false;
+    pthread_mutex_unlock(&gate.mu);
+    struct ts_store_opts o = {0};
+    o.fsync = TS_FSYNC_GROUP;
+    o.sync_lanes = lanes;
+    o.vfs = vfs;
+    struct ts_store *s = open_store(&o);
+    if (s) {
+        TEST_CHECK(ts_store_partition(s, "lanes", true, p) == 0);
+    }
+    return s;
+}
+
+/* With two lanes, a batch written while a sync runs gets a sync of its own at once; with one
+ * lane it waits for the first to end (the control: the held sync runs out its bound). */
+static void test_sync_lanes_overlap(void)
+{
+    for (int lanes = 2; lanes >= 1; lanes--) {
+        setup();
+        struct ts_vfs vfs;
+        struct ts_partition *p = NULL;
+        struct ts_store *s = gate_store(lanes, &p, &vfs);
+        TEST_ASSERT(s != NULL && p != NULL);
+        gate_arm(true, false, false, lanes == 2 ? 20000 : 300);
+        struct one_append a = {p, 'a', 0, -1}, b = {p, 'b', 0, -1};
+        pthread_t ta, tb;
+        pthread_create(&ta, NULL, one_append_main, &a);
+        TEST_CHECK(gate_wait_started(1));
+        pthread_create(&tb, NULL, one_append_main, &b);
+        pthread_join(ta, NULL);
+        pthread_join(tb, NULL);
+        TEST_CHECK(a.rc == 0 && b.rc == 0);
+        TEST_CHECK(a.first + b.first == 3); /* offsets 0 and 3, in either order */
+        TEST_CHECK_(gate.max_in_flight == lanes, "lanes %d: %d syncs at once", lanes,
+                    gate.max_in_flight);
+        TEST_CHECK_(gate.held_out == (lanes == 1), "lanes %d: held out %d", lanes,
+                    gate.held_out);
+        TEST_CHECK(ts_partition_end_offset(p) == 6);
+        ts_store_close(s);
+        teardown();
+    }
+}
+
+/* The first sync fails after a later one has succeeded: the later success covers bytes that
+ * follow the failed ones and must not be published. Both batches fail, their bytes are cut,
+ * and the partition goes on from the last durable record, also after a reopen. */
+static void test_sync_lanes_order(void)
+{
+    setup();
+    struct ts_vfs vfs;
+    struct ts_partition *p = NULL;
+    struct ts_store *s = gate_store(2, &p, &vfs);
+    TEST_ASSERT(s != NULL && p != NULL);
+    struct one_append z = {p, 'z', 0, -1};
+    one_append_main(&z);
+    TEST_CHECK(z.rc == 0 && z.first == 0);
+    gate_arm(false, true, true, 20000);
+    struct one_append a = {p, 'a', 0, -1}, b = {p, 'b', 0, -1};
+    pthread_t ta, tb;
+    pthread_create(&ta, NULL, one_append_main, &a);
+    TEST_CHECK(gate_wait_started(1));
+    pthread_create(&tb, NULL, one_append_main, &b);
+    pthread_join(ta, NULL);
+    pthread_join(tb, NULL);
+    TEST_CHECK(!gate.held_out && gate.max_in_flight == 2);
+    TEST_CHECK_(a.rc != 0, "the batch of the failed sync was acknowledged");
+    TEST_CHECK_(b.rc != 0, "a later sync's success was published past an earlier failure");
+    TEST_CHECK(ts_partition_end_offset(p) == 3);
+    uint8_t buf[4096];
+    struct ts_record r[8];
+    size_t n = 9;
+    uint64_t next = 0;
+    TEST_CHECK(ts_partition_read(p, 3, buf, sizeof(buf), r, 8, &n, &next) == 0 && n == 0);
+    struct one_append c = {p, 'c', 0, -1};
+    one_append_main(&c);
+    TEST_CHECK(c.rc == 0 && c.first == 3);
+    ts_store_close(s);
+    s = gate_store(2, &p, &vfs);
+    TEST_ASSERT(s != NULL && p != NULL);
+    TEST_CHECK(ts_partition_end_offset(p) == 6);
+    TEST_CHECK(ts_partition_read(p, 3, buf, sizeof(buf), r, 8, &n, &next) == 0 && n == 3);
+    TEST_CHECK(n == 3 && r[0].len == 600 && r[0].data[0] == 'c');
+    ts_store_close(s);
+    teardown();
+}
+
 TEST_LIST = {
     {"append_read", test_append_read},
     {"read_bounds", test_read_bounds},
@@ -686,5 +878,7 @@ TEST_LIST = {
     {"concurrent_interval", test_concurrent_interval},
     {"interval_visibility", test_interval_visibility},
     {"drop_behind", test_drop_behind},
+    {"sync_lanes_overlap", test_sync_lanes_overlap},
+    {"sync_lanes_order", test_sync_lanes_order},
     {NULL, NULL},
 };

@@ -28,7 +28,7 @@ static void test_config_valid(void)
     char err[512] = "";
     int rc = load("server:\n  listen: \"0.0.0.0:0\"\n  max_body_size: 2MiB\n"
                   "  idle_timeout: 1500ms\nstorage:\n  fsync: interval\n  fsync_interval: 20ms\n"
-                  "  page_cache_keep: 8MiB\n"
+                  "  page_cache_keep: 8MiB\n  sync_lanes: 3\n"
                   "log: {level: debug}\n"
                   "accounts:\n  - id: \"123456789012\"\n    name: one\n    users:\n"
                   "      - name: alice\n        access_keys: [{id: AKIAAAAAAAAAAAAAAAAA, "
@@ -39,7 +39,7 @@ static void test_config_valid(void)
     TEST_CHECK(strcmp(c.listen_host, "0.0.0.0") == 0 && c.listen_port == 0);
     TEST_CHECK(c.max_body_bytes == 2 << 20 && c.idle_timeout_ms == 1500);
     TEST_CHECK(c.fsync == TS_CONFIG_FSYNC_INTERVAL && c.fsync_interval_ms == 20);
-    TEST_CHECK(c.page_cache_keep == 8 << 20);
+    TEST_CHECK(c.page_cache_keep == 8 << 20 && c.sync_lanes == 3);
     TEST_CHECK(c.log_level == TS_LOG_LEVEL_DEBUG);
     TEST_CHECK(c.n_accounts == 1 && c.accounts[0].n_users == 1 && c.accounts[0].n_root_keys == 1);
     TEST_CHECK(strcmp(c.accounts[0].users[0].keys[0].id, "AKIAAAAAAAAAAAAAAAAA") == 0);
@@ -56,6 +56,8 @@ static void test_config_errors(void)
     expect_error("storage:\n  fsync: sometimes\n", "is not one of: always, group, interval");
     expect_error("storage:\n  fsync_interval: 5 parsecs\n", "is not a duration");
     expect_error("storage:\n  page_cache_keep: 1KiB\n", "storage.page_cache_keep: 1024 is out of range");
+    expect_error("storage:\n  sync_lanes: 9\n", "storage.sync_lanes: 9 is out of range");
+    expect_error("storage:\n  sync_lanes: 0\n", "storage.sync_lanes: 0 is out of range");
     expect_error("accounts:\n  - id: 12345\n", "<string>:2: accounts.id: an account id is exactly 12");
     expect_error("accounts:\n  - id: \"123456789012\"\n    colour: red\n",
                  "<string>:3: accounts.colour: unknown key");
