@@ -1,12 +1,13 @@
 /* test_store_crash.c - SIGKILL crash test. A writer process (store_crash_writer) appends
  * batches and reports every acknowledged batch on a pipe; it is killed with SIGKILL at random
  * moments, over and over. After each kill the store is reopened (recovered) and checked:
- * every acknowledged record is present, byte-exact, in order; within each writer run no
- * unacknowledged record precedes the last acknowledged one; batches are whole; nothing corrupt
+ * every acknowledged record is present, byte-exact, in order; within each writer run (and
+ * writer thread, with POLICY:THREADS) no unacknowledged record precedes the last acknowledged
+ * one; batches are whole; nothing corrupt
  * is ever served. Every third round the check is skipped so that the next writer itself
  * recovers from the crash. A final pass re-checks the whole log and runs store-check.
  *
- * usage: test_store_crash WRITER always|group|interval [KILLS] [SEED] */
+ * usage: test_store_crash WRITER always|group|interval[:THREADS] [KILLS] [SEED] */
 #include "store_test_util.h"
 
 #include <fcntl.h>
@@ -170,13 +171,13 @@ static void verify_range(struct ts_partition *p, uint64_t from, const char *when
             uint64_t seq = rc == 0 && n == 1 && !r[0].gap
                                ? tu_check(r[0].data, r[0].len, CRASH_MAXLEN)
                                : UINT64_MAX;
-            uint64_t run = seq >> 40;
+            uint64_t stream = seq >> 32; /* writer run and thread */
             bool later_ack = false;
             for (size_t i = 0; i < n_acks && seq != UINT64_MAX; i++) {
-                later_ack |= (acks[i].seq0 >> 40) == run && acks[i].first > off;
+                later_ack |= (acks[i].seq0 >> 32) == stream && acks[i].first > off;
             }
             CHECK(!later_ack, "%s: unacknowledged record at %llu before an acknowledged one "
-                  "of the same run", when, (unsigned long long)off);
+                  "of the same writer thread", when, (unsigned long long)off);
         }
     }
     ts_free(want);
@@ -209,7 +210,8 @@ static pid_t spawn(uint64_t run, int *rfd)
 int main(int argc, char **argv)
 {
     if (argc < 3) {
-        fprintf(stderr, "usage: %s WRITER always|group|interval [KILLS] [SEED]\n", argv[0]);
+        fprintf(stderr, "usage: %s WRITER always|group|interval[:THREADS] [KILLS] [SEED]\n",
+                argv[0]);
         return 2;
     }
     writer = argv[1];
