@@ -16,7 +16,8 @@
  *  7. Group-commit syncs may overlap (up to sync_lanes, each on its own open file description,
  *     so that every one of them sees a write-back error that happened while it ran), but their
  *     results are applied in the order they started: a success is published only if no sync
- *     that started before it failed. A roll's sync runs alone. */
+ *     that started before it failed, and a failure cuts every byte not durable when it is
+ *     applied. A roll's sync runs alone. */
 #include "store_int.h"
 
 #include <fcntl.h>
@@ -159,6 +160,7 @@ static void discard_unsynced(struct ts_partition *p, int err)
     p->discard_at[p->gen % TS_ARRAY_LEN(p->discard_at)] = next;
     p->discarding = false;
     p->sync_failed = false;
+    p->sync_hi = 0; /* the syncs in flight cover no byte written from here on */
     p->sync_err = err;
     pthread_cond_broadcast(&p->cond);
     pthread_mutex_unlock(&p->mu);
@@ -261,7 +263,8 @@ struct applied {
     struct ts__seg *g; /* referenced when d_len > 0: drop [d_from, d_from + d_len) of it */
     int64_t d_from;
     int64_t d_len;
-    bool failed;       /* a sync failed: discard what it did not make durable (gen0, target) */
+    bool failed;       /* a sync failed: discard what was not durable when it was applied
+                          (gen0, target: gen and written_next then) */
     uint64_t gen0;
     uint64_t target;
     int rc;
@@ -280,12 +283,16 @@ static void apply_syncs(struct ts_partition *p, struct applied *a)
         }
         p->sync_head++;
         if (y->rc) {
-            /* Nothing after this point may be published until the leader has cut it. */
-            if (p->gen == y->gen0 && p->durable_next < y->target && !p->sync_failed) {
+            /* Nothing after this point may be published until the leader has cut it. Every
+             * byte not durable now is cut, not only the bytes this sync was started for: a
+             * sync that started before a discard can be the one that sees the write-back
+             * error of a page written after it, and a sync that opened its file description
+             * after that error was reported would not see it again. */
+            if (p->durable_next < p->written_next && !p->sync_failed) {
                 p->sync_failed = true;
                 a->failed = true;
-                a->gen0 = y->gen0;
-                a->target = y->target;
+                a->gen0 = p->gen;
+                a->target = p->written_next;
                 a->rc = y->rc;
             }
         } else if (!p->sync_failed && !p->discarding && p->gen == y->gen0 &&

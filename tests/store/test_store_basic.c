@@ -676,18 +676,21 @@ static void test_drop_behind(void)
 
 /* ---------------------------------------------------------------- group-commit lanes
  *
- * A VFS over the real one whose fdatasync can be held: the first sync after `armed` waits
- * (bounded) for a second one to start (overlap) or to finish (order), and may then fail. */
+ * A VFS over the real one whose fdatasync can be scripted once `armed`: gated sync number k
+ * (1-based) can be held (bounded by hold_ms) until `until_started[k]` syncs have started or
+ * `until_finished[k]` have returned, and fails with EIO when bit k of fail_mask is set. */
+#define GATE_SYNCS 8
+
 struct gate {
     pthread_mutex_t mu;
     pthread_cond_t cond;
     bool armed;
     int started, finished, in_flight, max_in_flight;
-    bool first_waits_for_start;  /* overlap: hold sync 1 until sync 2 has started */
-    bool first_waits_for_finish; /* order: hold sync 1 until sync 2 has returned */
-    bool first_fails;            /* ... and then fail sync 1 */
-    int hold_ms;                 /* the bound on holding */
-    bool held_out;               /* the bound ran out */
+    int until_started[GATE_SYNCS];
+    int until_finished[GATE_SYNCS];
+    unsigned fail_mask;
+    int hold_ms;
+    bool held_out; /* a hold ran out its bound */
 };
 
 static struct gate gate = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER};
@@ -703,23 +706,23 @@ static int gate_fdatasync(void *ctx, int fd)
     gate.in_flight++;
     gate.max_in_flight = TS_MAX(gate.max_in_flight, gate.in_flight);
     pthread_cond_broadcast(&gate.cond);
-    if (me == 1 && (gate.first_waits_for_start || gate.first_waits_for_finish)) {
-        struct timespec dl;
-        clock_gettime(CLOCK_REALTIME, &dl);
-        dl.tv_sec += gate.hold_ms / 1000;
-        dl.tv_nsec += (long)(gate.hold_ms % 1000) * 1000000L;
-        if (dl.tv_nsec >= 1000000000L) {
-            dl.tv_sec++;
-            dl.tv_nsec -= 1000000000L;
-        }
-        while (gate.first_waits_for_start ? gate.started < 2 : gate.finished < 1) {
-            if (pthread_cond_timedwait(&gate.cond, &gate.mu, &dl) != 0) {
-                gate.held_out = true;
-                break;
-            }
+    int want_started = me < GATE_SYNCS ? gate.until_started[me] : 0;
+    int want_finished = me < GATE_SYNCS ? gate.until_finished[me] : 0;
+    struct timespec dl;
+    clock_gettime(CLOCK_REALTIME, &dl);
+    dl.tv_sec += gate.hold_ms / 1000;
+    dl.tv_nsec += (long)(gate.hold_ms % 1000) * 1000000L;
+    if (dl.tv_nsec >= 1000000000L) {
+        dl.tv_sec++;
+        dl.tv_nsec -= 1000000000L;
+    }
+    while (gate.started < want_started || gate.finished < want_finished) {
+        if (pthread_cond_timedwait(&gate.cond, &gate.mu, &dl) != 0) {
+            gate.held_out = true;
+            break;
         }
     }
-    bool fail = me == 1 && gate.first_fails;
+    bool fail = me < 32 && (gate.fail_mask >> me & 1u);
     pthread_mutex_unlock(&gate.mu);
     int rc = fail ? TS_EIO : ts_vfs_posix.fdatasync(ctx, fd);
     pthread_mutex_lock(&gate.mu);
@@ -730,14 +733,15 @@ static int gate_fdatasync(void *ctx, int fd)
     return rc;
 }
 
-static void gate_arm(bool wait_start, bool wait_finish, bool fail, int hold_ms)
+/* Arms the gate with no script; callers set until_* and fail_mask before appending. */
+static void gate_arm(int hold_ms)
 {
     pthread_mutex_lock(&gate.mu);
     gate.armed = true;
     gate.started = gate.finished = gate.in_flight = gate.max_in_flight = 0;
-    gate.first_waits_for_start = wait_start;
-    gate.first_waits_for_finish = wait_finish;
-    gate.first_fails = fail;
+    memset(gate.until_started, 0, sizeof(gate.until_started));
+    memset(gate.until_finished, 0, sizeof(gate.until_finished));
+    gate.fail_mask = 0;
     gate.hold_ms = hold_ms;
     gate.held_out = false;
     pthread_mutex_unlock(&gate.mu);
@@ -803,7 +807,8 @@ static void test_sync_lanes_overlap(void)
         struct ts_partition *p = NULL;
         struct ts_store *s = gate_store(lanes, &p, &vfs);
         TEST_ASSERT(s != NULL && p != NULL);
-        gate_arm(true, false, false, lanes == 2 ? 20000 : 300);
+        gate_arm(lanes == 2 ? 20000 : 300);
+        gate.until_started[1] = 2; /* sync 1 waits for sync 2 to start */
         struct one_append a = {p, 'a', 0, -1}, b = {p, 'b', 0, -1};
         pthread_t ta, tb;
         pthread_create(&ta, NULL, one_append_main, &a);
@@ -836,7 +841,9 @@ static void test_sync_lanes_order(void)
     struct one_append z = {p, 'z', 0, -1};
     one_append_main(&z);
     TEST_CHECK(z.rc == 0 && z.first == 0);
-    gate_arm(false, true, true, 20000);
+    gate_arm(20000);
+    gate.until_finished[1] = 1; /* sync 1 waits for sync 2 to return, then fails */
+    gate.fail_mask = 1u << 1;
     struct one_append a = {p, 'a', 0, -1}, b = {p, 'b', 0, -1};
     pthread_t ta, tb;
     pthread_create(&ta, NULL, one_append_main, &a);
@@ -866,6 +873,56 @@ static void test_sync_lanes_order(void)
     teardown();
 }
 
+/* A sync that started before a discard fails after it, while a later sync has made a batch
+ * written after the discard durable. The old sync may be the one that saw that batch's
+ * write-back error (the later one, on a file description opened after the error was
+ * reported, would not), so its failure cuts every byte not yet durable: the new batch fails
+ * too, and is gone after a reopen.
+ *   sync 1 (batch a): waits for sync 2 to start, fails
+ *   sync 3: the cut of a and b (ftruncate + fdatasync) by a's leader
+ *   sync 4 (batch c, written after the cut): succeeds
+ *   sync 2 (batch b): waits for syncs 1, 3 and 4 to return, fails
+ *   sync 5: the cut of c by b's leader */
+static void test_sync_lanes_stale_failure(void)
+{
+    setup();
+    struct ts_vfs vfs;
+    struct ts_partition *p = NULL;
+    struct ts_store *s = gate_store(2, &p, &vfs);
+    TEST_ASSERT(s != NULL && p != NULL);
+    struct one_append z = {p, 'z', 0, -1};
+    one_append_main(&z);
+    TEST_CHECK(z.rc == 0 && z.first == 0);
+    gate_arm(20000);
+    gate.until_started[1] = 2;
+    gate.until_finished[2] = 3;
+    gate.fail_mask = 1u << 1 | 1u << 2;
+    struct one_append a = {p, 'a', 0, -1}, b = {p, 'b', 0, -1}, c = {p, 'c', 0, -1};
+    pthread_t ta, tb, tc;
+    pthread_create(&ta, NULL, one_append_main, &a);
+    TEST_CHECK(gate_wait_started(1));
+    pthread_create(&tb, NULL, one_append_main, &b);
+    pthread_join(ta, NULL); /* a's sync failed and a's leader has cut a and b */
+    TEST_CHECK(a.rc != 0);
+    pthread_create(&tc, NULL, one_append_main, &c);
+    pthread_join(tb, NULL);
+    pthread_join(tc, NULL);
+    TEST_CHECK_(!gate.held_out && gate.started == 5, "held out %d, %d syncs", gate.held_out,
+                gate.started);
+    TEST_CHECK(b.rc != 0);
+    TEST_CHECK_(c.rc != 0, "a batch was acknowledged past a failed sync that started earlier");
+    TEST_CHECK(ts_partition_end_offset(p) == 3);
+    ts_store_close(s);
+    s = gate_store(2, &p, &vfs);
+    TEST_ASSERT(s != NULL && p != NULL);
+    TEST_CHECK(ts_partition_end_offset(p) == 3);
+    struct one_append d = {p, 'd', 0, -1};
+    one_append_main(&d);
+    TEST_CHECK(d.rc == 0 && d.first == 3);
+    ts_store_close(s);
+    teardown();
+}
+
 TEST_LIST = {
     {"append_read", test_append_read},
     {"read_bounds", test_read_bounds},
@@ -880,5 +937,6 @@ TEST_LIST = {
     {"drop_behind", test_drop_behind},
     {"sync_lanes_overlap", test_sync_lanes_overlap},
     {"sync_lanes_order", test_sync_lanes_order},
+    {"sync_lanes_stale_failure", test_sync_lanes_stale_failure},
     {NULL, NULL},
 };
