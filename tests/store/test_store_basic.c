@@ -797,6 +797,26 @@ static struct ts_store *gate_store(int lanes, struct ts_partition **p, struct ts
     return s;
 }
 
+/* gate_store with 2 lanes and batch 'z' (offsets 0-2) already durable. */
+static struct ts_store *gate_store_seeded(struct ts_partition **p, struct ts_vfs *vfs)
+{
+    struct ts_store *s = gate_store(2, p, vfs);
+    if (s && *p) {
+        struct one_append z = {*p, 'z', 0, -1};
+        one_append_main(&z);
+        TEST_CHECK(z.rc == 0 && z.first == 0);
+    }
+    return s;
+}
+
+/* Starts a's append, waits until its sync has started, then starts b's. */
+static void start_pair(struct one_append *a, pthread_t *ta, struct one_append *b, pthread_t *tb)
+{
+    pthread_create(ta, NULL, one_append_main, a);
+    TEST_CHECK(gate_wait_started(1));
+    pthread_create(tb, NULL, one_append_main, b);
+}
+
 /* With two lanes, a batch written while a sync runs gets a sync of its own at once; with one
  * lane it waits for the first to end (the control: the held sync runs out its bound). */
 static void test_sync_lanes_overlap(void)
@@ -811,9 +831,7 @@ static void test_sync_lanes_overlap(void)
         gate.until_started[1] = 2; /* sync 1 waits for sync 2 to start */
         struct one_append a = {p, 'a', 0, -1}, b = {p, 'b', 0, -1};
         pthread_t ta, tb;
-        pthread_create(&ta, NULL, one_append_main, &a);
-        TEST_CHECK(gate_wait_started(1));
-        pthread_create(&tb, NULL, one_append_main, &b);
+        start_pair(&a, &ta, &b, &tb);
         pthread_join(ta, NULL);
         pthread_join(tb, NULL);
         TEST_CHECK(a.rc == 0 && b.rc == 0);
@@ -836,19 +854,14 @@ static void test_sync_lanes_order(void)
     setup();
     struct ts_vfs vfs;
     struct ts_partition *p = NULL;
-    struct ts_store *s = gate_store(2, &p, &vfs);
+    struct ts_store *s = gate_store_seeded(&p, &vfs);
     TEST_ASSERT(s != NULL && p != NULL);
-    struct one_append z = {p, 'z', 0, -1};
-    one_append_main(&z);
-    TEST_CHECK(z.rc == 0 && z.first == 0);
     gate_arm(20000);
     gate.until_finished[1] = 1; /* sync 1 waits for sync 2 to return, then fails */
     gate.fail_mask = 1u << 1;
     struct one_append a = {p, 'a', 0, -1}, b = {p, 'b', 0, -1};
     pthread_t ta, tb;
-    pthread_create(&ta, NULL, one_append_main, &a);
-    TEST_CHECK(gate_wait_started(1));
-    pthread_create(&tb, NULL, one_append_main, &b);
+    start_pair(&a, &ta, &b, &tb);
     pthread_join(ta, NULL);
     pthread_join(tb, NULL);
     TEST_CHECK(!gate.held_out && gate.max_in_flight == 2);
@@ -888,20 +901,15 @@ static void test_sync_lanes_stale_failure(void)
     setup();
     struct ts_vfs vfs;
     struct ts_partition *p = NULL;
-    struct ts_store *s = gate_store(2, &p, &vfs);
+    struct ts_store *s = gate_store_seeded(&p, &vfs);
     TEST_ASSERT(s != NULL && p != NULL);
-    struct one_append z = {p, 'z', 0, -1};
-    one_append_main(&z);
-    TEST_CHECK(z.rc == 0 && z.first == 0);
     gate_arm(20000);
     gate.until_started[1] = 2;
     gate.until_finished[2] = 3;
     gate.fail_mask = 1u << 1 | 1u << 2;
     struct one_append a = {p, 'a', 0, -1}, b = {p, 'b', 0, -1}, c = {p, 'c', 0, -1};
     pthread_t ta, tb, tc;
-    pthread_create(&ta, NULL, one_append_main, &a);
-    TEST_CHECK(gate_wait_started(1));
-    pthread_create(&tb, NULL, one_append_main, &b);
+    start_pair(&a, &ta, &b, &tb);
     pthread_join(ta, NULL); /* a's sync failed and a's leader has cut a and b */
     TEST_CHECK(a.rc != 0);
     pthread_create(&tc, NULL, one_append_main, &c);
