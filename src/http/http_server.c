@@ -6,22 +6,36 @@
  * the completion callback. The body is collected up to the limit; past it the rest is read and
  * discarded so the connection stays usable, and the handler is told (body_too_large) so the
  * protocol layer can answer with a proper error.
+ *
+ * Connections are accepted by a thread of our own and handed to the pool with
+ * MHD_add_connection, which spreads them over the workers. libmicrohttpd's own accept lets one
+ * worker take a burst of up to ten connections at once, so 8 clients that connect together
+ * ended on 3 of 16 workers; a handler that blocks (a durable append waits for its sync) then
+ * stalls the other connections of its worker.
  */
 #include "trailstream/ts_http.h"
 
 #include <arpa/inet.h>
 #include <microhttpd.h>
+#include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 struct ts_http_server {
     struct MHD_Daemon *daemon;
     struct ts_http_server_opts opts;
     int port;
     atomic_uint in_flight;
+    int listen_fd;
+    int stop_pipe[2];      /* written once to stop the accept thread */
+    pthread_t acceptor;
+    bool acceptor_running;
 };
 
 /* Per connection: the request whose context uri_cb created and completed_cb has not freed
@@ -273,6 +287,105 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *con, const ch
     return dispatch(s, con, r, method);
 }
 
+/* The accept thread: while the server holds fewer than max_connections connections, accept
+ * and hand over; at the limit, leave new connections waiting in the listen backlog. */
+static void *accept_main(void *arg)
+{
+    struct ts_http_server *s = arg;
+    unsigned limit = s->opts.max_connections ? s->opts.max_connections : 1024;
+    for (;;) {
+        struct pollfd pf[2] = {{s->stop_pipe[0], POLLIN, 0}, {s->listen_fd, POLLIN, 0}};
+        int pr = poll(pf, 2, -1);
+        if (pr < 0 && errno != EINTR) {
+            break;
+        }
+        if (pr > 0 && pf[0].revents) {
+            break;
+        }
+        if (pr <= 0 || !pf[1].revents) {
+            continue;
+        }
+        /* A connection is waiting. At the limit (or short of descriptors) it stays in the
+         * backlog: look again in 20 ms, or stop. */
+        const union MHD_DaemonInfo *di =
+            MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+        int c = -1;
+        struct sockaddr_storage ss;
+        socklen_t sl = sizeof(ss);
+        if (!di || di->num_connections < limit) {
+            c = accept4(s->listen_fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        }
+        if (c >= 0) {
+            /* libmicrohttpd closes the socket itself if it cannot take it. */
+            (void)MHD_add_connection(s->daemon, c, (const struct sockaddr *)&ss, sl);
+        } else if (!di || di->num_connections >= limit || errno == EMFILE || errno == ENFILE ||
+                   errno == ENOBUFS || errno == ENOMEM) {
+            struct pollfd w = {s->stop_pipe[0], POLLIN, 0};
+            if (poll(&w, 1, 20) > 0) {
+                break;
+            }
+        }
+    }
+    return NULL;
+}
+
+static void listen_close(struct ts_http_server *s)
+{
+    if (s->listen_fd >= 0) {
+        close(s->listen_fd);
+        s->listen_fd = -1;
+    }
+    for (int i = 0; i < 2; i++) {
+        if (s->stop_pipe[i] >= 0) {
+            close(s->stop_pipe[i]);
+            s->stop_pipe[i] = -1;
+        }
+    }
+}
+
+/* Stops the accept thread and closes the listening socket: new connections are refused. */
+static void accept_stop(struct ts_http_server *s)
+{
+    if (s->acceptor_running) {
+        ssize_t w;
+        do {
+            w = write(s->stop_pipe[1], "x", 1);
+        } while (w < 0 && errno == EINTR);
+        pthread_join(s->acceptor, NULL);
+        s->acceptor_running = false;
+    }
+    listen_close(s);
+}
+
+/* Creates the stop pipe and the listening socket on ss (len bytes), and sets s->port.
+ * Returns 0 or a negative errno (the caller closes what was opened). */
+static int listen_open(struct ts_http_server *s, const struct sockaddr_storage *ss, socklen_t len)
+{
+    if (pipe2(s->stop_pipe, O_CLOEXEC) < 0) {
+        return -errno;
+    }
+    s->listen_fd = socket(ss->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (s->listen_fd < 0) {
+        return -errno;
+    }
+    int one = 1;
+    if (setsockopt(s->listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+        (ss->ss_family == AF_INET6 &&
+         setsockopt(s->listen_fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0) ||
+        bind(s->listen_fd, (const struct sockaddr *)ss, len) < 0 ||
+        listen(s->listen_fd, SOMAXCONN) < 0) {
+        return -errno;
+    }
+    struct sockaddr_storage bound;
+    socklen_t bl = sizeof(bound);
+    if (getsockname(s->listen_fd, (struct sockaddr *)&bound, &bl) < 0) {
+        return -errno;
+    }
+    s->port = ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
+                                                : ((struct sockaddr_in *)&bound)->sin_port);
+    return 0;
+}
+
 int ts_http_server_start(const struct ts_http_server_opts *opts, struct ts_http_server **out)
 {
     struct ts_http_server *s = ts_calloc(1, sizeof(*s));
@@ -280,9 +393,13 @@ int ts_http_server_start(const struct ts_http_server_opts *opts, struct ts_http_
         return TS_ENOMEM;
     }
     s->opts = *opts;
+    s->listen_fd = -1;
+    s->stop_pipe[0] = s->stop_pipe[1] = -1;
     struct sockaddr_storage ss;
     memset(&ss, 0, sizeof(ss));
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC | MHD_USE_EPOLL;
+    socklen_t ss_len = sizeof(struct sockaddr_in);
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC | MHD_USE_EPOLL |
+                     MHD_USE_NO_LISTEN_SOCKET;
     struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
     struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
     if (inet_pton(AF_INET, opts->host, &sin->sin_addr) == 1) {
@@ -291,13 +408,20 @@ int ts_http_server_start(const struct ts_http_server_opts *opts, struct ts_http_
     } else if (inet_pton(AF_INET6, opts->host, &sin6->sin6_addr) == 1) {
         sin6->sin6_family = AF_INET6;
         sin6->sin6_port = htons((uint16_t)opts->port);
+        ss_len = sizeof(struct sockaddr_in6);
         flags |= MHD_USE_IPv6;
     } else {
         ts_free(s);
         return TS_EINVAL;
     }
+    int rc = listen_open(s, &ss, ss_len);
+    if (rc) {
+        listen_close(s);
+        ts_free(s);
+        return rc;
+    }
     s->daemon = MHD_start_daemon(
-        flags, (uint16_t)opts->port, NULL, NULL, access_cb, s, MHD_OPTION_SOCK_ADDR, &ss,
+        flags, 0, NULL, NULL, access_cb, s,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(opts->threads ? opts->threads : 1),
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)opts->idle_timeout_s,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)opts->max_header_bytes,
@@ -308,11 +432,18 @@ int ts_http_server_start(const struct ts_http_server_opts *opts, struct ts_http_
         MHD_OPTION_END);
     if (!s->daemon) {
         int err = errno ? -errno : TS_EIO;
+        listen_close(s);
         ts_free(s);
         return err;
     }
-    const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
-    s->port = di ? di->port : opts->port;
+    rc = pthread_create(&s->acceptor, NULL, accept_main, s);
+    if (rc) {
+        MHD_stop_daemon(s->daemon);
+        listen_close(s);
+        ts_free(s);
+        return -rc;
+    }
+    s->acceptor_running = true;
     *out = s;
     return 0;
 }
@@ -334,7 +465,7 @@ void ts_http_server_stop(struct ts_http_server *s, int grace_ms)
     }
     /* Stop accepting first; connections already open keep being served until the in-flight
      * requests complete or the grace period ends. */
-    MHD_quiesce_daemon(s->daemon);
+    accept_stop(s);
     uint64_t deadline = ts_mono_ns() + (uint64_t)grace_ms * 1000000ull;
     while (atomic_load(&s->in_flight) > 0 && ts_mono_ns() < deadline) {
         struct timespec ts = {0, 5 * 1000000L};

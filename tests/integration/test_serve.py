@@ -138,6 +138,33 @@ class ServeLifecycleTest(unittest.TestCase):
         self.assertEqual(s.proc.wait(30), 0)
         s.stop()
 
+    def test_connection_limit_queues_new_connections(self):
+        # At server.max_connections a new connection waits in the listen backlog (it is not
+        # accepted and dropped); it is served as soon as an open one closes.
+        s = harness.Server("server:\n  max_connections: 2\n").start()
+        try:
+            held = []
+            for _ in range(2):
+                c = socket.create_connection(("127.0.0.1", s.port))
+                c.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+                c.settimeout(10)
+                self.assertIn(b"200", c.recv(4096))
+                held.append(c)
+            third = socket.create_connection(("127.0.0.1", s.port))
+            third.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+            third.settimeout(0.5)
+            with self.assertRaises(socket.timeout):
+                third.recv(4096)
+            held.pop().close()
+            third.settimeout(10)
+            self.assertIn(b"200", third.recv(4096))
+            third.close()
+            for c in held:
+                c.close()
+        finally:
+            s.stop()
+            s.cleanup()
+
     def test_port_in_use(self):
         busy = socket.socket()
         busy.bind(("127.0.0.1", 0))
