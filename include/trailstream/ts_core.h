@@ -109,6 +109,8 @@ int ts_url_decode(const char *s, size_t n, bool plus_is_space, struct ts_buf *ou
 int ts_uri_encode(const char *s, size_t n, bool keep_slash, struct ts_buf *out);
 /* True if the bytes are well-formed UTF-8 (no overlongs, no surrogates). */
 bool ts_utf8_valid(const char *s, size_t n);
+/* Length of the longest prefix of [s, s+n) whose bytes are all below 0x80 (ASCII). */
+size_t ts_ascii_prefix(const void *s, size_t n);
 
 /* ---------------------------------------------------------------- logging */
 

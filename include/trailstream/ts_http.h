@@ -24,6 +24,8 @@ struct ts_http_request {
     const uint8_t *body;
     size_t body_len;
     bool body_too_large; /* the body exceeded the limit and was discarded */
+    bool body_ascii;     /* every body byte is below 0x80 (checked as it arrived), so the body
+                            is valid UTF-8 without another pass */
     const char *remote_addr;
 };
 

@@ -506,7 +506,7 @@ void ts_aws_router_handle(struct ts_aws_router *r, const struct ts_http_request 
             goto fail;
         }
     } else if (proto == TS_AWS_JSON || proto == TS_AWS_REST_JSON) {
-        if (!ts_utf8_valid((const char *)http->body, http->body_len)) {
+        if (!http->body_ascii && !ts_utf8_valid((const char *)http->body, http->body_len)) {
             ts_aws_fail_generic(&err, proto, TS_AWS_E_SERIALIZATION,
                                 "Request body is not valid UTF-8.");
             goto fail;

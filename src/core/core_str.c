@@ -107,38 +107,44 @@ int ts_uri_encode(const char *s, size_t n, bool keep_slash, struct ts_buf *out)
     return rc;
 }
 
+size_t ts_ascii_prefix(const void *p, size_t n)
+{
+    const unsigned char *s = p;
+    size_t i = 0;
+    /* 64 then 16 bytes at a time (request bodies are mostly ASCII), then byte by byte. */
+    while (i + 64 <= n) {
+        uint64_t w[8];
+        memcpy(w, s + i, 64);
+        if ((w[0] | w[1] | w[2] | w[3] | w[4] | w[5] | w[6] | w[7]) & 0x8080808080808080ull) {
+            break;
+        }
+        i += 64;
+    }
+    while (i + 16 <= n) {
+        uint64_t a, b;
+        memcpy(&a, s + i, 8);
+        memcpy(&b, s + i + 8, 8);
+        if ((a | b) & 0x8080808080808080ull) {
+            break;
+        }
+        i += 16;
+    }
+    while (i < n && s[i] < 0x80) {
+        i++;
+    }
+    return i;
+}
+
 bool ts_utf8_valid(const char *str, size_t n)
 {
     const unsigned char *s = (const unsigned char *)str;
     size_t i = 0;
     while (i < n) {
-        /* ASCII fast path, 64 then 16 bytes at a time: request bodies are mostly ASCII. */
-        while (i + 64 <= n) {
-            uint64_t w[8];
-            memcpy(w, s + i, 64);
-            if ((w[0] | w[1] | w[2] | w[3] | w[4] | w[5] | w[6] | w[7]) &
-                0x8080808080808080ull) {
-                break;
-            }
-            i += 64;
-        }
-        while (i + 16 <= n) {
-            uint64_t a, b;
-            memcpy(&a, s + i, 8);
-            memcpy(&b, s + i + 8, 8);
-            if ((a | b) & 0x8080808080808080ull) {
-                break;
-            }
-            i += 16;
-        }
+        i += ts_ascii_prefix(s + i, n - i);
         if (i >= n) {
             break;
         }
         unsigned char c = s[i];
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
         size_t len;
         uint32_t cp;
         if ((c & 0xE0) == 0xC0) {

@@ -52,6 +52,7 @@ struct http_req {
     char *uri;
     struct ts_buf body;
     bool too_large;
+    bool ascii;   /* no body byte so far is >= 0x80 */
     bool started; /* the access handler has seen the headers */
     bool counted;
     uint64_t start_ns;
@@ -97,6 +98,7 @@ static void *uri_cb(void *cls, const char *uri, struct MHD_Connection *con)
         return NULL;
     }
     r->uri = ts_strdup(uri);
+    r->ascii = true;
     ts_buf_init(&r->body, s->opts.max_body_bytes);
     r->start_ns = ts_mono_ns();
     r->counted = true;
@@ -217,6 +219,7 @@ static enum MHD_Result dispatch(struct ts_http_server *s, struct MHD_Connection 
         .body = (const uint8_t *)(r->body.data ? r->body.data : ""),
         .body_len = r->body.len,
         .body_too_large = r->too_large,
+        .body_ascii = r->ascii && !r->too_large,
         .remote_addr = addr,
     };
     struct ts_http_response resp;
@@ -257,6 +260,11 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *con, const ch
         return send_plain(con, 503, "out of memory\n");
     }
     if (*upload_data_size) {
+        /* Checked here, while the chunk is still in the cache: a body that is all ASCII needs
+         * no UTF-8 pass later. */
+        if (r->ascii && ts_ascii_prefix(upload_data, *upload_data_size) != *upload_data_size) {
+            r->ascii = false;
+        }
         if (!r->too_large &&
             ts_buf_add(&r->body, upload_data, *upload_data_size) != 0) {
             /* Over the limit (or out of memory): drop what we have and discard the rest of

@@ -292,6 +292,11 @@ class LogsTest(harness.ServerTestCase):
         ev = '{"timestamp": %d, "message": "%%s"}' % t
         good = lambda msgs, extra="": ('{"logGroupName": "%s", %s"logStreamName": "s1", '  # noqa: E731
                                        '"logEvents": [%s]}' % (name, extra, ", ".join(ev % m for m in msgs))).encode()
+        # raw UTF-8 (not escaped), also past the first 64 KiB received
+        status, r = self.raw_put(good(["B" * 100000 + "caf\u00e9"]))
+        self.assertEqual(status, 200, r)
+        got = self.src.get_log_events(logGroupName=name, logStreamName="s1", startFromHead=True)
+        self.assertEqual(got["events"][-1]["message"], "B" * 100000 + "caf\u00e9")
         # escapes, unicode, member order, unknown and null members
         status, r = self.raw_put(good([r"tab\tquote\" \u00e9\ud83d\ude00 slash\/"],
                                       extra='"sequenceToken": null, "entity": {"keyAttributes": {"a": [1, 2.5e3, true]}}, '))
@@ -306,6 +311,9 @@ class LogsTest(harness.ServerTestCase):
             good(["x"])[:-5],
             good([r"\ud800 lone surrogate"]),
             good([r"bad \q escape"]),
+            # raw invalid UTF-8, at the start and past the first 64 KiB received
+            good(["ok"]).replace(b"ok", b"\xc3\x28"),
+            good(["A" * 100000 + "ok"]).replace(b"ok", b"\xff"),
             b'{"logGroupName": 5, "logStreamName": "s1", "logEvents": []}',
             b'[1, 2]',
             ('{"logGroupName": "%s", "logStreamName": "s1", "logEvents": [{"timestamp": 1.5, "message": "x"}]}' % name).encode(),

@@ -83,6 +83,24 @@ static void test_url_coding(void)
 static void test_utf8(void)
 {
     TEST_CHECK(ts_utf8_valid("plain", 5));
+    /* ts_ascii_prefix: every length and position of the first non-ASCII byte, across the
+     * 64- and 16-byte blocks and the tail. */
+    {
+        char b[200];
+        memset(b, 'a', sizeof(b));
+        for (size_t n = 0; n <= sizeof(b); n++) {
+            TEST_CHECK(ts_ascii_prefix(b, n) == n);
+        }
+        for (size_t at = 0; at < sizeof(b); at++) {
+            b[at] = (char)0x80;
+            TEST_CHECK_(ts_ascii_prefix(b, sizeof(b)) == at, "first high byte at %zu", at);
+            TEST_CHECK(ts_ascii_prefix(b, at) == at);
+            b[at] = (char)0xff;
+            TEST_CHECK(ts_ascii_prefix(b, sizeof(b)) == at);
+            TEST_CHECK(ts_utf8_valid(b, at) && !ts_utf8_valid(b, sizeof(b)));
+            b[at] = 'a';
+        }
+    }
     TEST_CHECK(ts_utf8_valid("\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80", 9));
     TEST_CHECK(!ts_utf8_valid("\xc3", 1));            /* truncated */
     TEST_CHECK(!ts_utf8_valid("\xc0\xaf", 2));        /* overlong */
