@@ -107,10 +107,41 @@ int ts_uri_encode(const char *s, size_t n, bool keep_slash, struct ts_buf *out)
     return rc;
 }
 
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+
+/* 64 bytes per test with AVX-512 (one load and one mask test), for CPUs that have it: request
+ * bodies are checked as they arrive, and this was ~2% of the server's CPU on 1 MB bodies.
+ * Returns the length of the ASCII prefix made of whole 64-byte blocks. */
+__attribute__((target("avx512f,avx512bw"))) static size_t ascii_blocks_avx512(
+    const unsigned char *s, size_t n)
+{
+    const __m512i high = _mm512_set1_epi8((char)0x80);
+    size_t i = 0;
+    while (i + 64 <= n && !_mm512_test_epi8_mask(_mm512_loadu_si512(s + i), high)) {
+        i += 64;
+    }
+    return i;
+}
+
+static int ascii_avx512 = -1; /* -1: not probed yet */
+#endif
+
 size_t ts_ascii_prefix(const void *p, size_t n)
 {
     const unsigned char *s = p;
     size_t i = 0;
+#if defined(__x86_64__) && defined(__GNUC__)
+    int avx = __atomic_load_n(&ascii_avx512, __ATOMIC_RELAXED);
+    if (avx < 0) {
+        __builtin_cpu_init();
+        avx = __builtin_cpu_supports("avx512bw") ? 1 : 0;
+        __atomic_store_n(&ascii_avx512, avx, __ATOMIC_RELAXED);
+    }
+    if (avx) {
+        i = ascii_blocks_avx512(s, n);
+    }
+#endif
     /* 64 then 16 bytes at a time (request bodies are mostly ASCII), then byte by byte. */
     while (i + 64 <= n) {
         uint64_t w[8];
