@@ -262,7 +262,8 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *con, const ch
     if (*upload_data_size) {
         /* Checked here, while the chunk is still in the cache: a body that is all ASCII needs
          * no UTF-8 pass later. */
-        if (r->ascii && ts_ascii_prefix(upload_data, *upload_data_size) != *upload_data_size) {
+        if (r->ascii && !r->too_large &&
+            ts_ascii_prefix(upload_data, *upload_data_size) != *upload_data_size) {
             r->ascii = false;
         }
         if (!r->too_large &&
@@ -300,7 +301,6 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *con, const ch
 static void *accept_main(void *arg)
 {
     struct ts_http_server *s = arg;
-    unsigned limit = s->opts.max_connections ? s->opts.max_connections : 1024;
     for (;;) {
         struct pollfd pf[2] = {{s->stop_pipe[0], POLLIN, 0}, {s->listen_fd, POLLIN, 0}};
         int pr = poll(pf, 2, -1);
@@ -320,14 +320,14 @@ static void *accept_main(void *arg)
         int c = -1;
         struct sockaddr_storage ss;
         socklen_t sl = sizeof(ss);
-        if (!di || di->num_connections < limit) {
+        if (!di || di->num_connections < s->opts.max_connections) {
             c = accept4(s->listen_fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
         }
         if (c >= 0) {
             /* libmicrohttpd closes the socket itself if it cannot take it. */
             (void)MHD_add_connection(s->daemon, c, (const struct sockaddr *)&ss, sl);
-        } else if (!di || di->num_connections >= limit || errno == EMFILE || errno == ENFILE ||
-                   errno == ENOBUFS || errno == ENOMEM) {
+        } else if (!di || di->num_connections >= s->opts.max_connections || errno == EMFILE ||
+                   errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
             struct pollfd w = {s->stop_pipe[0], POLLIN, 0};
             if (poll(&w, 1, 20) > 0) {
                 break;
@@ -401,6 +401,9 @@ int ts_http_server_start(const struct ts_http_server_opts *opts, struct ts_http_
         return TS_ENOMEM;
     }
     s->opts = *opts;
+    if (!s->opts.max_connections) {
+        s->opts.max_connections = 1024;
+    }
     s->listen_fd = -1;
     s->stop_pipe[0] = s->stop_pipe[1] = -1;
     struct sockaddr_storage ss;
@@ -433,8 +436,7 @@ int ts_http_server_start(const struct ts_http_server_opts *opts, struct ts_http_
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(opts->threads ? opts->threads : 1),
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)opts->idle_timeout_s,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)opts->max_header_bytes,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)(opts->max_connections ? opts->max_connections
-                                                                      : 1024),
+        MHD_OPTION_CONNECTION_LIMIT, s->opts.max_connections,
         MHD_OPTION_URI_LOG_CALLBACK, uri_cb, s, MHD_OPTION_UNESCAPE_CALLBACK, unescape_cb, s,
         MHD_OPTION_NOTIFY_COMPLETED, completed_cb, s, MHD_OPTION_NOTIFY_CONNECTION, conn_cb, s,
         MHD_OPTION_END);

@@ -275,7 +275,7 @@ struct applied {
 static void apply_syncs(struct ts_partition *p, struct applied *a)
 {
     const struct ts_vfs *vfs = pvfs(p);
-    struct ts__sync *last = NULL;
+    int64_t published_pos = -1;
     while (p->sync_head != p->sync_tail) {
         struct ts__sync *y = &p->syncs[p->sync_head % TS_STORE_SYNC_LANES_MAX];
         if (!y->done) {
@@ -298,20 +298,17 @@ static void apply_syncs(struct ts_partition *p, struct applied *a)
         } else if (!p->sync_failed && !p->discarding && p->gen == y->gen0 &&
                    y->g == active_seg(p) && publish(p, y->target, y->target_pos, y->target_ts)) {
             a->end = y->target;
-            if (last) {
-                ts__seg_unref(vfs, last->g);
-            }
-            last = y;
-            continue; /* keeps its reference for the drop below */
+            published_pos = y->target_pos;
         }
         ts__seg_unref(vfs, y->g);
     }
-    if (last) {
-        a->d_len = drop_range(p, last->g, last->target_pos, &a->d_from);
+    if (published_pos >= 0) {
+        /* Everything published lies in the active segment (checked above, under mu). */
+        struct ts__seg *g = active_seg(p);
+        a->d_len = drop_range(p, g, published_pos, &a->d_from);
         if (a->d_len > 0) {
-            a->g = last->g; /* the caller drops the reference */
-        } else {
-            ts__seg_unref(vfs, last->g);
+            g->refs++; /* the caller drops it after the drop */
+            a->g = g;
         }
     }
 }
