@@ -176,6 +176,12 @@ void ts_md5(const void *p, size_t n, uint8_t out[TS_MD5_LEN]);
 /* CRC32C (Castagnoli), hardware-accelerated where the CPU has it. Chainable: pass the
  * previous result as crc (0 to start). */
 uint32_t ts_crc32c(uint32_t crc, const void *p, size_t n);
+/* The CRC32C of A || B from crc1 = ts_crc32c(0, A), crc2 = ts_crc32c(0, B) and len2 = |B|,
+ * without the bytes: a few carry-less multiplications where the CPU has them. Lets a CRC be
+ * taken while the bytes are hot and joined to a header known only later. */
+uint32_t ts_crc32c_combine(uint32_t crc1, uint32_t crc2, uint64_t len2);
+/* Which CRC32C code this CPU runs: "vpclmulqdq", "sse4.2-3way", "sse4.2" or "table". */
+const char *ts_crc32c_impl(void);
 /* Lowercase hex of n bytes into out (2n+1 bytes incl. NUL). */
 void ts_hex(const uint8_t *p, size_t n, char *out);
 /* Constant-time comparison of two equal-length byte strings. */

@@ -259,6 +259,20 @@ const char *ts_partition_name(const struct ts_partition *p);
 int ts_partition_append(struct ts_partition *p, const struct ts_record_in *recs, size_t n,
                         int64_t ts_ms, uint64_t *first_offset);
 
+/* A record of a framed batch. */
+struct ts_frame_in {
+    uint32_t len; /* data bytes after the record's TS_STORE_RECORD_OVERHEAD header bytes */
+    uint32_t crc; /* ts_crc32c(0, data, len) */
+};
+/* ts_partition_append of a batch the caller has laid out as the log stores it: n records back
+ * to back in buf, each TS_STORE_RECORD_OVERHEAD bytes that the store fills in with the header,
+ * then its len data bytes. With the data's CRCs taken while the caller produced it, the store
+ * writes buf as is: no copy of the data and no pass over it (ts_partition_append makes both).
+ * buf is modified (the headers) and may be freed on return. Debug builds check every crc;
+ * a wrong one is TS_EINVAL. Same contract otherwise. */
+int ts_partition_append_framed(struct ts_partition *p, uint8_t *buf, const struct ts_frame_in *recs,
+                               size_t n, int64_t ts_ms, uint64_t *first_offset);
+
 /* Reads durable records from offset `from` into the caller's buffer: payload bytes and their
  * frame headers are copied into buf (so buf_len bounds the bytes read; a record needs
  * len + TS_STORE_RECORD_OVERHEAD bytes) and up to max_recs entries are written to recs, in

@@ -12,6 +12,7 @@
 
 #if defined(__x86_64__)
 #include <cpuid.h>
+#include <immintrin.h>
 #include <nmmintrin.h>
 #include <wmmintrin.h>
 #endif
@@ -110,7 +111,9 @@ void ts_hmac_sha256(const void *key, size_t key_len, const void *p, size_t n,
     OPENSSL_cleanse(pad, sizeof(pad));
 }
 
-/* ---- CRC32C: slicing-by-8 tables in software, SSE4.2 crc32 instructions when present.
+/* ---- CRC32C: slicing-by-8 tables in software, SSE4.2 crc32 instructions when present, and
+ * for buffers of 256 bytes and more, carry-less folding with 512-bit VPCLMULQDQ where the CPU
+ * has it (crc_fold_run below: ~2.5x the three-lane loop on 1 KB records).
  *
  * The crc32 instruction has a latency of 3 cycles and a throughput of 1: one dependent chain
  * uses a third of it. Buffers of 192 bytes and more are cut into three lanes of equal length,
@@ -189,6 +192,50 @@ static uint32_t crc_xpow_times(uint32_t r, uint64_t e)
     return r;
 }
 
+/* Shifts by any byte count, for ts_crc32c_combine: c * x^(8n) (mod P) as up to three
+ * crc_shift multiplications, one per 7-bit digit of n / 8 (crc_pow_k[level][digit] shifts by
+ * 8 * digit * 128^level bytes), then the crc32 instruction over the n % 8 last zero bytes.
+ * Built from the 8-byte constant by multiplying constants: shifting the constant for a bytes
+ * by b bytes gives the constant for a + b. */
+#define CRC_POW_DIGITS 3
+static uint32_t crc_pow_k[CRC_POW_DIGITS][128];
+static uint32_t crc_pow_top; /* shifts by 8 * 128^3 bytes */
+static int crc_pow_ok;
+
+static void crc_combine_init(void)
+{
+    uint32_t unit = crc_shift_k[1]; /* 8 bytes */
+    for (int l = 0; l < CRC_POW_DIGITS; l++) {
+        crc_pow_k[l][1] = unit;
+        for (int d = 2; d < 128; d++) {
+            crc_pow_k[l][d] = crc_shift(crc_pow_k[l][d - 1], unit);
+        }
+        unit = crc_shift(crc_pow_k[l][127], unit); /* 128 times this level's unit */
+    }
+    crc_pow_top = unit;
+    crc_pow_ok = 1;
+}
+
+/* c * x^(8n) mod P: the raw state c run over n zero bytes. */
+__attribute__((target("sse4.2,pclmul"))) static uint32_t crc_shift_bytes(uint32_t c,
+                                                                          uint64_t n)
+{
+    uint64_t m = n / 8;
+    while (m >> (7 * CRC_POW_DIGITS)) {
+        c = crc_shift(c, crc_pow_top);
+        m -= (uint64_t)1 << (7 * CRC_POW_DIGITS);
+    }
+    for (int l = 0; l < CRC_POW_DIGITS; l++, m >>= 7) {
+        if (m & 127) {
+            c = crc_shift(c, crc_pow_k[l][m & 127]);
+        }
+    }
+    for (n %= 8; n; n--) {
+        c = _mm_crc32_u8(c, 0);
+    }
+    return c;
+}
+
 /* Fills crc_shift_k and enables the three-lane loop only if every constant shifts exactly as
  * running the instruction over that many zero bytes does. The exponent's offset from 8 * lane
  * depends on the bit conventions of the two instructions; it is found, not assumed. */
@@ -211,9 +258,115 @@ static void crc3_init(void)
         }
         if (ok) {
             crc_3way = 1;
+            crc_combine_init();
             return;
         }
     }
+}
+
+/* Folding. A message M = A || B, with A a 128-bit piece and B the |B| bits after it, has
+ * M(x) = A(x) x^|B| + B(x). Replacing A by F = A(x) x^D (mod P), placed D bits further on,
+ * leaves the CRC unchanged: F x^(|B| - D) = A x^|B| (mod P). Split A = H x^64 + L (H its
+ * first 8 bytes); then F = H x^(D+64) + L x^D (mod P), two 64 x 32-bit carry-less products,
+ * each under 97 bits, so F fits the 128-bit piece it is xored into. In the reflected order
+ * of the crc32 instruction (bit i of a 64-bit word is the coefficient of x^(63-i)), PCLMULQDQ
+ * yields the product times x, so the constants are x^(D+63) and x^(D-1) (mod P), each in the
+ * high half of its 64-bit word.
+ *
+ * Four 512-bit accumulators (16 pieces) run 256 bytes apart; at the end they fold into the
+ * last one, which folds on 64 bytes at a time. The remaining 64 bytes of F and the tail
+ * (< 64 bytes) go through the crc32 instruction from a zero state: M and its folded form
+ * are equal mod P, so their CRCs are equal. The initial state is xored into the first 4
+ * bytes, as the instruction itself does. The constants are computed at start-up and the
+ * path is enabled only if it matches the instruction loop on test buffers. */
+#define CRC_FOLD_MIN 256
+static int crc_fold;
+static uint64_t crc_fold_k[4][2]; /* D = 2048, 1536, 1024, 512 bits: {x^(D+63), x^(D-1)} */
+
+#define CRC_FOLD_TARGET "avx512f,avx512bw,vpclmulqdq,pclmul,sse4.2"
+
+__attribute__((target(CRC_FOLD_TARGET))) static inline __m512i crc_fold_k512(int d)
+{
+    return _mm512_broadcast_i32x4(
+        _mm_set_epi64x((long long)crc_fold_k[d][1], (long long)crc_fold_k[d][0]));
+}
+
+/* x (64 bytes of pieces) folded D bits ahead (constants k) and xored into next. */
+__attribute__((target(CRC_FOLD_TARGET))) static inline __m512i crc_fold1(__m512i x, __m512i k,
+                                                                          __m512i next)
+{
+    __m512i h = _mm512_clmulepi64_epi128(x, k, 0x00);
+    __m512i l = _mm512_clmulepi64_epi128(x, k, 0x11);
+    return _mm512_ternarylogic_epi64(h, l, next, 0x96);
+}
+
+/* The raw CRC state crc over p[0, n), n >= CRC_FOLD_MIN. */
+__attribute__((target(CRC_FOLD_TARGET))) static uint32_t crc_fold_run(uint32_t crc,
+                                                                       const uint8_t *p,
+                                                                       size_t n)
+{
+    __m512i x0 = _mm512_loadu_si512((const void *)p);
+    __m512i x1 = _mm512_loadu_si512((const void *)(p + 64));
+    __m512i x2 = _mm512_loadu_si512((const void *)(p + 128));
+    __m512i x3 = _mm512_loadu_si512((const void *)(p + 192));
+    x0 = _mm512_xor_si512(x0, _mm512_zextsi128_si512(_mm_cvtsi32_si128((int)crc)));
+    p += 256;
+    n -= 256;
+    __m512i k = crc_fold_k512(0);
+    while (n >= 256) {
+        __m512i y0 = _mm512_loadu_si512((const void *)p);
+        __m512i y1 = _mm512_loadu_si512((const void *)(p + 64));
+        __m512i y2 = _mm512_loadu_si512((const void *)(p + 128));
+        __m512i y3 = _mm512_loadu_si512((const void *)(p + 192));
+        x0 = crc_fold1(x0, k, y0);
+        x1 = crc_fold1(x1, k, y1);
+        x2 = crc_fold1(x2, k, y2);
+        x3 = crc_fold1(x3, k, y3);
+        p += 256;
+        n -= 256;
+    }
+    __m512i k64 = crc_fold_k512(3);
+    __m512i x = crc_fold1(x0, crc_fold_k512(1), x3);
+    x = crc_fold1(x1, crc_fold_k512(2), x);
+    x = crc_fold1(x2, k64, x);
+    while (n >= 64) {
+        __m512i y = _mm512_loadu_si512((const void *)p);
+        x = crc_fold1(x, k64, y);
+        p += 64;
+        n -= 64;
+    }
+    uint8_t last[64];
+    _mm512_storeu_si512((void *)last, x);
+    return crc_hw_run(crc_hw_run(0, last, 64), p, n);
+}
+
+static void crc_fold_init(void)
+{
+    __builtin_cpu_init();
+    if (!__builtin_cpu_supports("avx512f") || !__builtin_cpu_supports("avx512bw") ||
+        !__builtin_cpu_supports("vpclmulqdq")) {
+        return;
+    }
+    static const unsigned dist[4] = {2048, 1536, 1024, 512};
+    for (int i = 0; i < 4; i++) {
+        crc_fold_k[i][0] = (uint64_t)crc_xpow_times(0x80000000u, dist[i] + 63) << 32;
+        crc_fold_k[i][1] = (uint64_t)crc_xpow_times(0x80000000u, dist[i] - 1) << 32;
+    }
+    /* checked against the instruction loop: every length class of the loops and the tail */
+    static uint8_t probe[4096 + 64 + 63];
+    uint32_t r = 0x9E3779B9u;
+    for (size_t i = 0; i < sizeof(probe); i++) {
+        r = r * 1103515245u + 12345u;
+        probe[i] = (uint8_t)(r >> 16);
+    }
+    static const size_t lens[] = {256, 257, 319, 320, 511, 512, 575, 1028, 4096 + 64 + 63};
+    for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+        if (crc_fold_run(0xDEADBEEFu, probe, lens[i]) !=
+            crc_hw_run(0xDEADBEEFu, probe, lens[i])) {
+            return;
+        }
+    }
+    crc_fold = 1;
 }
 #endif
 
@@ -237,6 +390,7 @@ static void crc_init(void)
     crc_hw = (cpuid && (c & bit_SSE4_2)) ? 1 : 0;
     if (crc_hw && (c & bit_PCLMUL)) {
         crc3_init();
+        crc_fold_init();
     }
 #else
     crc_hw = 0;
@@ -263,17 +417,76 @@ static uint32_t crc_sw_run(uint32_t crc, const uint8_t *p, size_t n)
     return crc;
 }
 
+/* Multiplication mod P in the reflected order (bit 31 - i holds x^i), one bit at a time:
+ * the portable path of ts_crc32c_combine. */
+static uint32_t crc_mulmod(uint32_t a, uint32_t b)
+{
+    uint32_t prod = 0;
+    for (uint32_t m = 0x80000000u; m; m >>= 1) {
+        if (a & m) {
+            prod ^= b;
+        }
+        b = (b >> 1) ^ ((b & 1) ? 0x82F63B78u : 0);
+    }
+    return prod;
+}
+
+/* c * x^(8n) mod P by squaring: x^(2^k) for each set bit k of 8n. */
+static uint32_t crc_sw_shift(uint32_t c, uint64_t n)
+{
+    uint32_t x2k = 0x00800000u; /* x^8 (n counts bytes) */
+    uint32_t r = 0x80000000u;   /* 1 */
+    for (; n; n >>= 1) {
+        if (n & 1) {
+            r = crc_mulmod(r, x2k);
+        }
+        x2k = crc_mulmod(x2k, x2k);
+    }
+    return crc_mulmod(r, c);
+}
+
+static pthread_once_t crc_once = PTHREAD_ONCE_INIT;
+
+uint32_t ts_crc32c_combine(uint32_t crc1, uint32_t crc2, uint64_t len2)
+{
+    pthread_once(&crc_once, crc_init);
+    /* For the raw update R (no inversions), R(s, B) = R(0, B) ^ R(s, 0^|B|), and the second
+     * term is s * x^(8|B|); the inversions of ts_crc32c cancel out of the xor. */
+#if defined(__x86_64__)
+    if (crc_pow_ok) {
+        return crc2 ^ crc_shift_bytes(crc1, len2);
+    }
+#endif
+    return crc2 ^ crc_sw_shift(crc1, len2);
+}
+
 uint32_t ts_crc32c(uint32_t crc, const void *p, size_t n)
 {
-    static pthread_once_t once = PTHREAD_ONCE_INIT;
-    pthread_once(&once, crc_init);
+    pthread_once(&crc_once, crc_init);
     crc = ~crc;
 #if defined(__x86_64__)
+    if (crc_fold && n >= CRC_FOLD_MIN) {
+        return ~crc_fold_run(crc, p, n);
+    }
     if (crc_hw) {
         return ~(crc_3way ? crc_hw_run3(crc, p, n) : crc_hw_run(crc, p, n));
     }
 #endif
     return ~crc_sw_run(crc, p, n);
+}
+
+const char *ts_crc32c_impl(void)
+{
+    pthread_once(&crc_once, crc_init);
+#if defined(__x86_64__)
+    if (crc_fold) {
+        return "vpclmulqdq";
+    }
+    if (crc_hw) {
+        return crc_3way ? "sse4.2-3way" : "sse4.2";
+    }
+#endif
+    return "table";
 }
 
 void ts_hex(const uint8_t *p, size_t n, char *out)

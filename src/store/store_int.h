@@ -8,6 +8,8 @@
 #include "trailstream/ts_store.h"
 
 #include <pthread.h>
+#include <semaphore.h>
+#include <string.h>
 
 /* ---------------------------------------------------------------- record frame
  *
@@ -39,28 +41,40 @@
 #define TS_SEG_NAME_DIGITS 20
 #define TS_SEGMENT_HARD_MAX (1024ull * 1024 * 1024)
 
+/* Little-endian fields, as whole loads and stores (the byte-by-byte form compiled to byte
+ * shuffles and, in the record encoder, a store-forwarding stall per record). */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+#define TS__LE32(v) __builtin_bswap32(v)
+#define TS__LE64(v) __builtin_bswap64(v)
+#else
+#define TS__LE32(v) (v)
+#define TS__LE64(v) (v)
+#endif
+
 static inline void ts__put32(uint8_t *p, uint32_t v)
 {
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-    p[2] = (uint8_t)(v >> 16);
-    p[3] = (uint8_t)(v >> 24);
+    v = TS__LE32(v);
+    memcpy(p, &v, 4);
 }
 
 static inline void ts__put64(uint8_t *p, uint64_t v)
 {
-    ts__put32(p, (uint32_t)v);
-    ts__put32(p + 4, (uint32_t)(v >> 32));
+    v = TS__LE64(v);
+    memcpy(p, &v, 8);
 }
 
 static inline uint32_t ts__get32(const uint8_t *p)
 {
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return TS__LE32(v);
 }
 
 static inline uint64_t ts__get64(const uint8_t *p)
 {
-    return (uint64_t)ts__get32(p) | (uint64_t)ts__get32(p + 4) << 32;
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return TS__LE64(v);
 }
 
 /* A decoded frame header. */
@@ -76,6 +90,9 @@ struct ts__rec {
 /* Writes a frame header for a payload into hdr (TS_REC_HDR bytes), CRC included. */
 void ts__rec_encode(uint8_t *hdr, uint64_t offset, int64_t ts_ms, uint32_t batch_left,
                     const void *payload, uint32_t len);
+/* The same, for a payload whose CRC (ts_crc32c(0, payload, len)) the caller has. */
+void ts__rec_encode_crc(uint8_t *hdr, uint64_t offset, int64_t ts_ms, uint32_t batch_left,
+                        uint32_t len, uint32_t payload_crc);
 /* Checks a header + payload in memory. Returns 0 or TS_ECORRUPT; fills out when valid. */
 int ts__rec_decode(const uint8_t *frame, size_t avail, struct ts__rec *out, const char **why);
 
@@ -223,6 +240,18 @@ struct ts__sync {
     bool done;
 };
 
+/* A group-commit waiter (store_partition.c, group_wait), on its own stack. It sleeps on its
+ * own semaphore and is woken only when it can go on: its records are durable or were cut, the
+ * partition closed, or it is the one picked to lead the next sync. Waking every waiter on
+ * every sync (a condition-variable broadcast) woke ~2 threads per append for nothing, and each
+ * then contended for mu. */
+struct ts__gwaiter {
+    struct ts__gwaiter *next;
+    uint64_t gen;             /* the partition's gen when its records were written */
+    uint64_t end;             /* durable once durable_next >= end */
+    sem_t sem;
+};
+
 struct ts_partition {
     struct ts_store *store;
     char *name;
@@ -235,6 +264,7 @@ struct ts_partition {
     pthread_mutex_t write_mu;
     pthread_mutex_t mu;
     pthread_cond_t cond;      /* durable end advanced, a sync finished, or closing */
+    struct ts__gwaiter *gwait; /* group-commit waiters asleep, each woken on its own */
     struct ts__seg **segs;    /* ascending base; the last one is active */
     size_t n_segs;
     size_t cap_segs;
@@ -296,6 +326,10 @@ int ts__partition_load(struct ts_store *s, const char *enc, const char *name,
 int ts__partition_create(struct ts_store *s, const char *name, struct ts_partition **out);
 /* Syncs the partition if it has unsynced records (INTERVAL). Returns 0 or the sync error. */
 int ts__partition_sync(struct ts_partition *p);
+/* The partition's state changed (mu held): wakes readers and every group-commit waiter that
+ * can now go on (ts_partition_wait, group_wait). Every change a waiter may be waiting for
+ * calls it. */
+void ts__partition_changed(struct ts_partition *p);
 /* Marks closed (deleted when `deleted`), wakes everyone, waits for waiters to leave. */
 void ts__partition_shut(struct ts_partition *p);
 /* Syncs, writes the active index (clean-shutdown hint) and frees. */

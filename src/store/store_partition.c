@@ -105,6 +105,57 @@ static void run_hook(struct ts_partition *p, uint64_t end)
     }
 }
 
+/* Takes the sleeping group-commit waiters that can go on now off the list (mu held) and
+ * returns them; group_post wakes them. A waiter can go on when its records are durable or were
+ * cut (gen moved on) or the partition closed. Besides those, when a lane is free, the newest
+ * waiter that no sync in flight covers is woken to lead the next sync: one, not all. */
+static struct ts__gwaiter *group_ready(struct ts_partition *p)
+{
+    struct ts__gwaiter *ready = NULL, *lead = NULL, **lead_link = NULL;
+    uint64_t in_flight = p->sync_tail - p->sync_head;
+    bool can_lead = !p->syncing && !p->discarding && !p->sync_failed &&
+                    in_flight < (uint64_t)p->store->opts.sync_lanes;
+    struct ts__gwaiter **link = &p->gwait;
+    while (*link) {
+        struct ts__gwaiter *w = *link;
+        if (p->closed || w->gen != p->gen || p->durable_next >= w->end) {
+            *link = w->next;
+            w->next = ready;
+            ready = w;
+            continue;
+        }
+        if (can_lead && (in_flight == 0 || w->end > p->sync_hi) &&
+            (!lead || w->end > lead->end)) {
+            lead = w;
+            lead_link = link; /* stays valid: only waiters after it are unlinked from here */
+        }
+        link = &w->next;
+    }
+    if (lead) {
+        *lead_link = lead->next;
+        lead->next = ready;
+        ready = lead;
+    }
+    return ready;
+}
+
+/* Wakes the waiters group_ready returned. Each one's next is read before its post: a posted
+ * waiter may return and its stack entry be gone. */
+static void group_post(struct ts__gwaiter *w)
+{
+    while (w) {
+        struct ts__gwaiter *next = w->next;
+        sem_post(&w->sem);
+        w = next;
+    }
+}
+
+void ts__partition_changed(struct ts_partition *p)
+{
+    pthread_cond_broadcast(&p->cond);
+    group_post(group_ready(p));
+}
+
 /* Cuts the active segment back to written_pos and makes the cut durable. write_mu held. */
 static int reset_tail(struct ts_partition *p)
 {
@@ -162,7 +213,7 @@ static void discard_unsynced(struct ts_partition *p, int err)
     p->sync_failed = false;
     p->sync_hi = 0; /* the syncs in flight cover no byte written from here on */
     p->sync_err = err;
-    pthread_cond_broadcast(&p->cond);
+    ts__partition_changed(p);
     pthread_mutex_unlock(&p->mu);
     ts_metric_add("ts_store_append_errors_total", NULL, 1);
     event(p, TS_STORE_EV_IO_ERROR, g->path, cut, next, 0, 0, err,
@@ -201,7 +252,7 @@ static int roll(struct ts_partition *p)
         }
         pthread_mutex_lock(&p->mu);
         p->syncing = false;
-        pthread_cond_broadcast(&p->cond);
+        ts__partition_changed(p);
         pthread_mutex_unlock(&p->mu);
         return rc;
     }
@@ -211,7 +262,7 @@ static int roll(struct ts_partition *p)
     int64_t d_from = 0;
     int64_t d_len = drop_range(p, g, p->written_pos, &d_from);
     p->syncing = false;
-    pthread_cond_broadcast(&p->cond);
+    ts__partition_changed(p);
     pthread_mutex_unlock(&p->mu);
     if (moved) {
         run_hook(p, next);
@@ -341,6 +392,10 @@ static int group_wait(struct ts_partition *p, uint64_t my_gen, uint64_t my_end)
     const struct ts_vfs *vfs = pvfs(p);
     uint64_t lanes = (uint64_t)p->store->opts.sync_lanes;
     int rc;
+    struct ts__gwaiter self = {.gen = my_gen, .end = my_end};
+    if (sem_init(&self.sem, 0, 0) != 0) {
+        return TS_EIO; /* not reached: only an out-of-range value or pshared fail */
+    }
     pthread_mutex_lock(&p->mu);
     p->waiters++;
     for (;;) {
@@ -364,7 +419,14 @@ static int group_wait(struct ts_partition *p, uint64_t my_gen, uint64_t my_end)
         uint64_t in_flight = p->sync_tail - p->sync_head;
         if (p->syncing || p->discarding || p->sync_failed || in_flight >= lanes ||
             (in_flight > 0 && p->sync_hi >= my_end)) {
-            pthread_cond_wait(&p->cond, &p->mu);
+            /* Asleep until group_ready picks this waiter; it is off the list when woken. */
+            self.next = p->gwait;
+            p->gwait = &self;
+            pthread_mutex_unlock(&p->mu);
+            while (sem_wait(&self.sem) != 0) {
+                /* EINTR: a signal; the post is still to come */
+            }
+            pthread_mutex_lock(&p->mu);
             continue;
         }
         /* Leader. Its ticket's slot is not reused before it is applied: at most `lanes`
@@ -386,11 +448,16 @@ static int group_wait(struct ts_partition *p, uint64_t my_gen, uint64_t my_end)
         y->done = true;
         struct applied a = {0};
         apply_syncs(p, &a);
-        pthread_cond_broadcast(&p->cond);
+        pthread_cond_broadcast(&p->cond); /* readers; a roll waiting for the lanes to drain */
+        /* the waiters this made durable, and a next leader; woken without mu held, so that
+         * they do not wake only to wait for it */
+        struct ts__gwaiter *ready = group_ready(p);
+        pthread_mutex_unlock(&p->mu);
+        group_post(ready);
         if (!a.end && !a.g && !a.failed) {
+            pthread_mutex_lock(&p->mu);
             continue;
         }
-        pthread_mutex_unlock(&p->mu);
         if (a.end) {
             run_hook(p, a.end);
         }
@@ -403,7 +470,7 @@ static int group_wait(struct ts_partition *p, uint64_t my_gen, uint64_t my_end)
             bool discard = p->gen == a.gen0 && p->durable_next < a.target;
             if (!discard && p->gen == a.gen0) {
                 p->sync_failed = false;
-                pthread_cond_broadcast(&p->cond);
+                ts__partition_changed(p);
             }
             pthread_mutex_unlock(&p->mu);
             if (discard) {
@@ -421,6 +488,7 @@ static int group_wait(struct ts_partition *p, uint64_t my_gen, uint64_t my_end)
         pthread_cond_broadcast(&p->cond);
     }
     pthread_mutex_unlock(&p->mu);
+    sem_destroy(&self.sem);
     return rc;
 }
 
@@ -459,7 +527,7 @@ int ts__partition_sync(struct ts_partition *p)
     }
     p->syncing = false;
     ts__seg_unref(vfs, g);
-    pthread_cond_broadcast(&p->cond);
+    ts__partition_changed(p);
     pthread_mutex_unlock(&p->mu);
     if (rc) {
         /* INTERVAL: the records were acknowledged already; keep them and retry next tick. */
@@ -472,20 +540,30 @@ int ts__partition_sync(struct ts_partition *p)
     return rc;
 }
 
-int ts_partition_append(struct ts_partition *p, const struct ts_record_in *recs, size_t n,
-                        int64_t ts_ms, uint64_t *first_offset)
+/* The data length of record i of either form of batch. */
+static size_t rec_len(const struct ts_record_in *recs, const struct ts_frame_in *frames, size_t i)
+{
+    return frames ? frames[i].len : recs[i].len;
+}
+
+/* ts_partition_append (recs) and ts_partition_append_framed (framed, frames): exactly one of
+ * recs and framed is set. */
+static int append(struct ts_partition *p, const struct ts_record_in *recs, uint8_t *framed,
+                  const struct ts_frame_in *frames, size_t n, int64_t ts_ms,
+                  uint64_t *first_offset)
 {
     struct ts_store *s = p->store;
     const struct ts_vfs *vfs = s->vfs;
-    if (n == 0 || n > UINT32_MAX || !recs) {
+    if (n == 0 || n > UINT32_MAX || (!recs && !(framed && frames))) {
         return TS_EINVAL;
     }
     uint64_t total = 0;
     for (size_t i = 0; i < n; i++) {
-        if (recs[i].len > TS_STORE_RECORD_MAX || (recs[i].len && !recs[i].data)) {
+        if (rec_len(recs, frames, i) > TS_STORE_RECORD_MAX ||
+            (recs && recs[i].len && !recs[i].data)) {
             return TS_EINVAL;
         }
-        total += TS_REC_HDR + recs[i].len;
+        total += TS_REC_HDR + rec_len(recs, frames, i);
     }
     if (total > TS_STORE_BATCH_MAX) {
         return TS_EINVAL;
@@ -520,23 +598,35 @@ int ts_partition_append(struct ts_partition *p, const struct ts_record_in *recs,
         }
         g = active_seg(p);
     }
-    ts_buf_reset(&p->stage);
-    rc = ts_buf_reserve(&p->stage, (size_t)total);
-    if (rc) {
-        goto fail;
-    }
     uint64_t first = p->written_next;
-    for (size_t i = 0; i < n; i++) {
-        uint8_t *h = (uint8_t *)p->stage.data + p->stage.len;
-        ts__rec_encode(h, first + i, ts, (uint32_t)(n - 1 - i), recs[i].data,
-                       (uint32_t)recs[i].len);
-        if (recs[i].len) {
-            memcpy(h + TS_REC_HDR, recs[i].data, recs[i].len);
+    const uint8_t *wbuf = framed;
+    if (framed) {
+        /* the caller's frames: headers only, the data is written where it lies */
+        uint8_t *h = framed;
+        for (size_t i = 0; i < n; i++) {
+            ts__rec_encode_crc(h, first + i, ts, (uint32_t)(n - 1 - i), frames[i].len,
+                               frames[i].crc);
+            h += TS_REC_HDR + frames[i].len;
         }
-        p->stage.len += TS_REC_HDR + recs[i].len;
+    } else {
+        ts_buf_reset(&p->stage);
+        rc = ts_buf_reserve(&p->stage, (size_t)total);
+        if (rc) {
+            goto fail;
+        }
+        for (size_t i = 0; i < n; i++) {
+            uint8_t *h = (uint8_t *)p->stage.data + p->stage.len;
+            ts__rec_encode(h, first + i, ts, (uint32_t)(n - 1 - i), recs[i].data,
+                           (uint32_t)recs[i].len);
+            if (recs[i].len) {
+                memcpy(h + TS_REC_HDR, recs[i].data, recs[i].len);
+            }
+            p->stage.len += TS_REC_HDR + recs[i].len;
+        }
+        wbuf = (const uint8_t *)p->stage.data;
     }
     /* Invariant 1: one pwrite at the end of the log; nothing is visible yet. */
-    int64_t w = vfs->pwrite(vfs->ctx, g->fd, p->stage.data, p->stage.len, p->written_pos);
+    int64_t w = vfs->pwrite(vfs->ctx, g->fd, wbuf, (size_t)total, p->written_pos);
     if (w < 0) {
         rc = (int)w;
         /* Part of the batch may be on disk: cut it before anything else is written. */
@@ -550,7 +640,7 @@ int ts_partition_append(struct ts_partition *p, const struct ts_record_in *recs,
     int64_t pos = p->written_pos;
     for (size_t i = 0; i < n; i++) {
         ts__seg_index_add(g, first + i, pos, ts, s->opts.index_interval_bytes);
-        pos += TS_REC_HDR + (int64_t)recs[i].len;
+        pos += TS_REC_HDR + (int64_t)rec_len(recs, frames, i);
     }
     if (g->first_ts < 0) {
         g->first_ts = ts;
@@ -608,6 +698,29 @@ fail:
     ts_metric_add("ts_store_append_errors_total", NULL, 1);
     pthread_mutex_unlock(&p->write_mu);
     return rc;
+}
+
+int ts_partition_append(struct ts_partition *p, const struct ts_record_in *recs, size_t n,
+                        int64_t ts_ms, uint64_t *first_offset)
+{
+    return append(p, recs, NULL, NULL, n, ts_ms, first_offset);
+}
+
+int ts_partition_append_framed(struct ts_partition *p, uint8_t *buf, const struct ts_frame_in *recs,
+                               size_t n, int64_t ts_ms, uint64_t *first_offset)
+{
+#ifndef NDEBUG
+    /* the caller's CRCs are its contract; a wrong one would be written as a corrupt record */
+    const uint8_t *d = buf;
+    for (size_t i = 0; d && recs && i < n; i++) {
+        if (recs[i].len > TS_STORE_RECORD_MAX ||
+            ts_crc32c(0, d + TS_REC_HDR, recs[i].len) != recs[i].crc) {
+            return TS_EINVAL;
+        }
+        d += TS_REC_HDR + recs[i].len;
+    }
+#endif
+    return append(p, NULL, buf, recs, n, ts_ms, first_offset);
 }
 
 /* ---------------------------------------------------------------- reading */
@@ -1406,7 +1519,7 @@ void ts__partition_shut(struct ts_partition *p)
     pthread_mutex_lock(&p->write_mu);
     pthread_mutex_lock(&p->mu);
     p->closed = true;
-    pthread_cond_broadcast(&p->cond);
+    ts__partition_changed(p);
     pthread_mutex_unlock(&p->mu);
     pthread_mutex_unlock(&p->write_mu);
     pthread_mutex_lock(&p->mu);

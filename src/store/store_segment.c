@@ -11,17 +11,31 @@
 
 #define SCAN_CHUNK (1u << 20)
 
-void ts__rec_encode(uint8_t *hdr, uint64_t offset, int64_t ts_ms, uint32_t batch_left,
-                    const void *payload, uint32_t len)
+/* The header fields; returns the CRC of its first 28 bytes. magic and len go as one 8-byte
+ * store: the CRC reads the header 8 bytes at a time, and a load is forwarded from a store only
+ * when one store covers it. */
+static uint32_t rec_fields(uint8_t *hdr, uint64_t offset, int64_t ts_ms, uint32_t batch_left,
+                           uint32_t len)
 {
-    ts__put32(hdr, TS_REC_MAGIC);
-    ts__put32(hdr + 4, len);
+    ts__put64(hdr, TS_REC_MAGIC | (uint64_t)len << 32);
     ts__put64(hdr + 8, offset);
     ts__put64(hdr + 16, (uint64_t)ts_ms);
     ts__put32(hdr + 24, batch_left);
-    uint32_t crc = ts_crc32c(0, hdr, 28);
-    crc = ts_crc32c(crc, payload, len);
-    ts__put32(hdr + 28, crc);
+    return ts_crc32c(0, hdr, 28);
+}
+
+void ts__rec_encode(uint8_t *hdr, uint64_t offset, int64_t ts_ms, uint32_t batch_left,
+                    const void *payload, uint32_t len)
+{
+    uint32_t crc = rec_fields(hdr, offset, ts_ms, batch_left, len);
+    ts__put32(hdr + 28, ts_crc32c(crc, payload, len));
+}
+
+void ts__rec_encode_crc(uint8_t *hdr, uint64_t offset, int64_t ts_ms, uint32_t batch_left,
+                        uint32_t len, uint32_t payload_crc)
+{
+    uint32_t crc = rec_fields(hdr, offset, ts_ms, batch_left, len);
+    ts__put32(hdr + 28, ts_crc32c_combine(crc, payload_crc, len));
 }
 
 /* Checks the header fields that do not need the payload. */

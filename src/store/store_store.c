@@ -386,7 +386,7 @@ int ts_store_partition_delete(struct ts_store *s, const char *name)
     pthread_mutex_lock(&p->write_mu);
     pthread_mutex_lock(&p->mu);
     p->closed = true;
-    pthread_cond_broadcast(&p->cond);
+    ts__partition_changed(p);
     pthread_mutex_unlock(&p->mu);
     pthread_mutex_unlock(&p->write_mu);
     rc = ts__rm_dir(vfs, del);

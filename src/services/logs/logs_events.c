@@ -128,10 +128,10 @@ int logs_op_put_log_events(void *c, struct ts_aws_req *req, struct ts_aws_resp *
 }
 
 int logs_put_events(struct ts_logs *l, struct ts_aws_req *req, struct ts_aws_resp *resp,
-                    const struct logs_put_input *in, struct ts_aws_error *err)
+                    struct logs_put_input *in, struct ts_aws_error *err)
 {
     struct logs_group_info *gi = NULL;
-    struct ts_record_in *recs = NULL;
+    struct ts_frame_in *recs = NULL;
     cJSON *sdoc = NULL;
     int rc;
     /* Required members, names, count, sizes and order of the whole batch first: any
@@ -251,14 +251,16 @@ int logs_put_events(struct ts_logs *l, struct ts_aws_req *req, struct ts_aws_res
             goto out;
         }
         for (size_t i = first; i < last; i++) {
-            /* the parser left each record as [8-byte time][message] in the payload */
-            recs[i - first].data = in->payload.data + in->off[i] - 8;
-            recs[i - first].len = 8 + in->len[i];
+            /* the parser left each record as [header room][8-byte time][message], back to
+             * back: the events [first, last) are one framed batch */
+            recs[i - first] = (struct ts_frame_in){(uint32_t)(8 + in->len[i]), in->crc[i]};
         }
+        uint8_t *frames =
+            (uint8_t *)in->payload.data + in->off[first] - 8 - TS_STORE_RECORD_OVERHEAD;
         uint64_t first_offset = 0;
         /* Durability: the response is sent only after the append returned, i.e. after the
          * batch is durable under the data directory's fsync policy. */
-        rc = ts_partition_append(p, recs, count, now, &first_offset);
+        rc = ts_partition_append_framed(p, frames, recs, count, now, &first_offset);
         if (rc) {
             rc = logs_storage_error(err, rc);
             goto out;

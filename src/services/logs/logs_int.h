@@ -220,7 +220,11 @@ struct logs_put_input {
     size_t n, cap;          /* events */
     int64_t *ts;            /* event timestamps */
     size_t *off, *len;      /* message position in payload (after its 8-byte time) */
-    struct ts_buf payload;  /* per event: [8-byte little-endian timestamp][message] */
+    uint32_t *crc;          /* ts_crc32c of each event's [time][message] */
+    /* per event, back to back: [TS_STORE_RECORD_OVERHEAD bytes for the store's header][8-byte
+     * little-endian timestamp][message]: a run of events is a framed batch as is
+     * (ts_partition_append_framed) */
+    struct ts_buf payload;
 };
 /* Parses the body (strict JSON). Returns 0, or fills err (SerializationException for bad
  * JSON or types, InvalidParameterException for a null member or too many events). Free with
@@ -230,9 +234,9 @@ int logs_put_parse(const char *body, size_t len, struct logs_put_input *in,
 void logs_put_input_free(struct logs_put_input *in);
 /* PutLogEvents after parsing: validates the batch, appends it durably, evaluates metric
  * filters and fills the response. Used by the operation and by ts_logs_put_internal, which
- * builds `in` directly. Does not free `in`. */
+ * builds `in` directly. Does not free `in`; fills in the header room of its payload. */
 int logs_put_events(struct ts_logs *l, struct ts_aws_req *req, struct ts_aws_resp *resp,
-                    const struct logs_put_input *in, struct ts_aws_error *err);
+                    struct logs_put_input *in, struct ts_aws_error *err);
 /* The string decoder of logs_put_parse: "portable", "ssse3" or "avx512" (64-byte blocks, see
  * logs_put_parse.c). The best one the CPU has is used by default. With a name, selects that
  * decoder and returns the name, or NULL if this CPU or build lacks it; with NULL, returns the

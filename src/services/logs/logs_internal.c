@@ -65,13 +65,15 @@ static int build_input(struct logs_put_input *in, const char *group, const char 
     in->stream_too_long = strlen(stream) > LOGS_STREAM_NAME_MAX;
     size_t total = 0;
     for (size_t i = 0; i < n; i++) {
-        total += 8 + lens[i];
+        total += TS_STORE_RECORD_OVERHEAD + 8 + lens[i];
     }
     in->ts = ts_malloc((n ? n : 1) * sizeof(*in->ts));
     in->off = ts_malloc((n ? n : 1) * sizeof(*in->off));
     in->len = ts_malloc((n ? n : 1) * sizeof(*in->len));
+    in->crc = ts_malloc((n ? n : 1) * sizeof(*in->crc));
     ts_buf_init(&in->payload, total + 1);
-    if (!in->ts || !in->off || !in->len || ts_buf_reserve(&in->payload, total + 1) != 0) {
+    if (!in->ts || !in->off || !in->len || !in->crc ||
+        ts_buf_reserve(&in->payload, total + 1) != 0) {
         return TS_ENOMEM;
     }
     in->cap = n;
@@ -83,10 +85,13 @@ static int build_input(struct logs_put_input *in, const char *group, const char 
         for (int b = 0; b < 8; b++) {
             le[b] = (uint8_t)((uint64_t)t >> (8 * b));
         }
+        static const uint8_t hdr[TS_STORE_RECORD_OVERHEAD] = {0}; /* filled in by the store */
+        ts_buf_add(&in->payload, hdr, sizeof(hdr));
         ts_buf_add(&in->payload, le, 8);
         in->off[i] = in->payload.len;
         ts_buf_add(&in->payload, messages[i], lens[i]);
         in->len[i] = lens[i];
+        in->crc[i] = ts_crc32c(0, in->payload.data + in->off[i] - 8, 8 + lens[i]);
         in->ts[i] = t;
     }
     in->n = n;

@@ -678,6 +678,11 @@ static int grow_events(struct logs_put_input *in)
         return TS_ENOMEM;
     }
     in->len = len;
+    uint32_t *crc = ts_realloc(in->crc, cap * sizeof(*crc));
+    if (!crc) {
+        return TS_ENOMEM;
+    }
+    in->crc = crc;
     in->cap = cap;
     return 0;
 }
@@ -700,6 +705,7 @@ static int parse_event(struct parser *ps, struct logs_put_input *in)
     size_t i = in->n;
     bool have_ts = false, have_msg = false;
     int64_t ts = 0;
+    uint32_t msg_crc = 0;
     ps->p++;
     ws(ps);
     if (ps->p < ps->end && *ps->p == '}') {
@@ -740,9 +746,10 @@ static int parse_event(struct parser *ps, struct logs_put_input *in)
                     return ts_aws_fail(ps->err, "SerializationException",
                                        "logEvents[%zu].message must be a string.", i);
                 }
-                /* room for the timestamp, then the message decoded in place */
-                static const uint8_t zero[8] = {0};
-                if (ts_buf_add(&in->payload, zero, 8) != 0) {
+                /* room for the store's record header and the timestamp, then the message
+                 * decoded in place */
+                static const uint8_t zero[TS_STORE_RECORD_OVERHEAD + 8] = {0};
+                if (ts_buf_add(&in->payload, zero, sizeof(zero)) != 0) {
                     return ts_aws_fail(ps->err, "InvalidParameterException",
                                        "Upload too large: the request exceeds the batch "
                                        "limit.");
@@ -753,6 +760,9 @@ static int parse_event(struct parser *ps, struct logs_put_input *in)
                     return rc;
                 }
                 in->len[i] = n;
+                /* its CRC now, while the bytes just decoded are in cache: the store then
+                 * writes them without reading them again */
+                msg_crc = ts_crc32c(0, in->payload.data + in->off[i], n);
                 have_msg = true;
             } else if ((rc = skip_value(ps)) != 0) {
                 return rc;
@@ -779,6 +789,8 @@ static int parse_event(struct parser *ps, struct logs_put_input *in)
     for (int b = 0; b < 8; b++) {
         in->payload.data[in->off[i] - 8 + (size_t)b] = (char)((uint64_t)ts >> (8 * b));
     }
+    in->crc[i] = ts_crc32c_combine(ts_crc32c(0, in->payload.data + in->off[i] - 8, 8), msg_crc,
+                                   in->len[i]);
     in->ts[i] = ts;
     in->n++;
     return 0;
@@ -809,8 +821,9 @@ int logs_put_parse(const char *body, size_t len, struct logs_put_input *in,
 {
     memset(in, 0, sizeof(*in));
     /* Decoded messages never exceed the body; the batch limit is checked afterwards. */
-    ts_buf_init(&in->payload, len + 8 * (size_t)TS_LOGS_MAX_BATCH_EVENTS);
-    if (ts_buf_reserve(&in->payload, len + 8 * (size_t)TS_LOGS_MAX_BATCH_EVENTS) != 0) {
+    size_t room = len + (TS_STORE_RECORD_OVERHEAD + 8) * (size_t)TS_LOGS_MAX_BATCH_EVENTS;
+    ts_buf_init(&in->payload, room);
+    if (ts_buf_reserve(&in->payload, room) != 0) {
         return ts_aws_fail(err, "ServiceUnavailableException", "Out of memory.");
     }
     struct parser ps = {body, body, body + len, err, 0, 0};
@@ -912,6 +925,7 @@ void logs_put_input_free(struct logs_put_input *in)
     ts_free(in->ts);
     ts_free(in->off);
     ts_free(in->len);
+    ts_free(in->crc);
     ts_buf_free(&in->payload);
     memset(in, 0, sizeof(*in));
 }

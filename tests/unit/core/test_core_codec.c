@@ -1,4 +1,5 @@
 /* test_core_codec.c - hashes, CRC32C, base64, time formats, metrics rendering. */
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -89,6 +90,40 @@ static void test_crc32c(void)
             bad++;
         }
     }
+    /* Combining: the CRC of A || B from the CRCs of A and B, for B of every length to 2,100
+     * (each 8-byte multiple and remainder) and across the 7-bit digits of the shift. */
+    bad = 0;
+    for (size_t nb = 0; nb <= 2100 && bad < 5; nb += nb < 300 ? 1 : 7) {
+        size_t na = (nb * 13) % 97;
+        uint32_t want = ts_crc32c(0, big, na + nb);
+        uint32_t got = ts_crc32c_combine(ts_crc32c(0, big, na), ts_crc32c(0, big + na, nb), nb);
+        if (!TEST_CHECK_(got == want, "combine %zu + %zu bytes", na, nb)) {
+            bad++;
+        }
+    }
+    {
+        /* shifts past one, two and three digits (1 KiB, 128 KiB and 16 MiB of zeros) */
+        static const size_t lens[] = {1024, 131072 + 9, 16u * 1024 * 1024 + 5};
+        uint8_t *zeros = calloc(1, lens[2]);
+        TEST_ASSERT(zeros != NULL);
+        for (size_t i = 0; i < TS_ARRAY_LEN(lens); i++) {
+            uint32_t a = ts_crc32c(0, "header", 6);
+            TEST_CHECK_(ts_crc32c_combine(a, ts_crc32c(0, zeros, lens[i]), lens[i]) ==
+                            ts_crc32c(a, zeros, lens[i]),
+                        "combine across %zu zero bytes", lens[i]);
+        }
+        free(zeros);
+    }
+    /* The folding path is the one running wherever the CPU can: its constants are checked
+     * at start-up, and a wrong derivation would silently fall back without this. */
+#if defined(__x86_64__) && defined(__GNUC__)
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+        __builtin_cpu_supports("vpclmulqdq")) {
+        TEST_CHECK(strcmp(ts_crc32c_impl(), "vpclmulqdq") == 0);
+        TEST_MSG("implementation: %s", ts_crc32c_impl());
+    }
+#endif
 }
 
 static void test_base64(void)
