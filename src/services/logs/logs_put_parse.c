@@ -687,6 +687,14 @@ static int grow_events(struct logs_put_input *in)
     return 0;
 }
 
+/* The 8-byte little-endian time in front of a message. */
+static void put_time(char *at, int64_t ts)
+{
+    for (int b = 0; b < 8; b++) {
+        at[b] = (char)((uint64_t)ts >> (8 * b));
+    }
+}
+
 /* One {"timestamp": N, "message": "..."} object. */
 static int parse_event(struct parser *ps, struct logs_put_input *in)
 {
@@ -706,6 +714,7 @@ static int parse_event(struct parser *ps, struct logs_put_input *in)
     bool have_ts = false, have_msg = false;
     int64_t ts = 0;
     uint32_t msg_crc = 0;
+    bool crc_done = false; /* in->crc[i] covers [time][message] already */
     ps->p++;
     ws(ps);
     if (ps->p < ps->end && *ps->p == '}') {
@@ -741,6 +750,11 @@ static int parse_event(struct parser *ps, struct logs_put_input *in)
                                        i);
                 }
                 have_ts = true;
+                if (crc_done) {
+                    /* a second timestamp after the message: the CRC is taken again at the end */
+                    crc_done = false;
+                    msg_crc = ts_crc32c(0, in->payload.data + in->off[i], in->len[i]);
+                }
             } else if (strcmp(name, "message") == 0) {
                 if (ps->p >= ps->end || *ps->p != '"' || have_msg) {
                     return ts_aws_fail(ps->err, "SerializationException",
@@ -755,14 +769,23 @@ static int parse_event(struct parser *ps, struct logs_put_input *in)
                                        "limit.");
                 }
                 in->off[i] = in->payload.len;
+                if (have_ts) {
+                    put_time(in->payload.data + in->off[i] - 8, ts);
+                }
                 size_t n;
                 if ((rc = parse_string(ps, &in->payload, &n)) != 0) {
                     return rc;
                 }
                 in->len[i] = n;
-                /* its CRC now, while the bytes just decoded are in cache: the store then
-                 * writes them without reading them again */
-                msg_crc = ts_crc32c(0, in->payload.data + in->off[i], n);
+                /* The CRC now, while the bytes just decoded are in cache: the store then writes
+                 * them without reading them again. With the time known (it usually comes
+                 * first), of [time][message] at once; else of the message, joined later. */
+                if (have_ts) {
+                    in->crc[i] = ts_crc32c(0, in->payload.data + in->off[i] - 8, 8 + n);
+                    crc_done = true;
+                } else {
+                    msg_crc = ts_crc32c(0, in->payload.data + in->off[i], n);
+                }
                 have_msg = true;
             } else if ((rc = skip_value(ps)) != 0) {
                 return rc;
@@ -786,11 +809,11 @@ static int parse_event(struct parser *ps, struct logs_put_input *in)
                            "failed to satisfy constraint: Member must not be null",
                            i + 1, have_ts ? "message" : "timestamp");
     }
-    for (int b = 0; b < 8; b++) {
-        in->payload.data[in->off[i] - 8 + (size_t)b] = (char)((uint64_t)ts >> (8 * b));
+    if (!crc_done) {
+        put_time(in->payload.data + in->off[i] - 8, ts);
+        in->crc[i] = ts_crc32c_combine(ts_crc32c(0, in->payload.data + in->off[i] - 8, 8),
+                                       msg_crc, in->len[i]);
     }
-    in->crc[i] = ts_crc32c_combine(ts_crc32c(0, in->payload.data + in->off[i] - 8, 8), msg_crc,
-                                   in->len[i]);
     in->ts[i] = ts;
     in->n++;
     return 0;

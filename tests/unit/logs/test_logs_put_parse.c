@@ -278,6 +278,58 @@ static void test_unterminated(void)
     logs_put_parse_decoder(best);
 }
 
+/* The payload is a framed batch as the store takes it: per event [header room][time][message],
+ * back to back, with the CRC of [time][message], whatever the member order (time first, time
+ * after the message, a second time after the message), and messages long enough for every
+ * CRC path. */
+static void test_frames(void)
+{
+    static char body[32768];
+    size_t k = (size_t)sprintf(body, "{\"logGroupName\":\"g\",\"logStreamName\":\"s\","
+                                     "\"logEvents\":[");
+    for (int i = 0; i < 12; i++) {
+        char msg[1500];
+        int mlen = (i * 131) % 1400 + 1;
+        for (int j = 0; j < mlen; j++) {
+            msg[j] = (char)('a' + (i + j) % 26);
+        }
+        msg[mlen] = '\0';
+        const char *sep = i ? "," : "";
+        if (i % 3 == 0) {
+            k += (size_t)sprintf(body + k, "%s{\"timestamp\":%d,\"message\":\"%s\\\"q\"}", sep,
+                                 100 + i, msg);
+        } else if (i % 3 == 1) {
+            k += (size_t)sprintf(body + k, "%s{\"message\":\"%s\\\"q\",\"timestamp\":%d}", sep,
+                                 msg, 100 + i);
+        } else {
+            k += (size_t)sprintf(body + k,
+                                 "%s{\"timestamp\":1,\"message\":\"%s\\\"q\",\"timestamp\":%d}",
+                                 sep, msg, 100 + i);
+        }
+    }
+    k += (size_t)sprintf(body + k, "]}");
+    struct logs_put_input in;
+    struct ts_aws_error err = {0};
+    TEST_CHECK_(logs_put_parse(body, k, &in, &err) == 0, "%s", err.message);
+    TEST_ASSERT(in.n == 12);
+    for (size_t i = 0; i < in.n; i++) {
+        const uint8_t *rec = (const uint8_t *)in.payload.data + in.off[i] - 8;
+        int64_t t = 0;
+        for (int b = 0; b < 8; b++) {
+            t |= (int64_t)rec[b] << (8 * b);
+        }
+        TEST_CHECK_(t == 100 + (int64_t)i && in.ts[i] == t, "event %zu time %lld", i,
+                    (long long)t);
+        TEST_CHECK_(in.crc[i] == ts_crc32c(0, rec, 8 + in.len[i]), "event %zu crc", i);
+        TEST_CHECK(in.off[i] >= 8 + TS_STORE_RECORD_OVERHEAD);
+        if (i > 0) {
+            TEST_CHECK_(in.off[i] - 8 - TS_STORE_RECORD_OVERHEAD == in.off[i - 1] + in.len[i - 1],
+                        "event %zu is not right after the one before", i);
+        }
+    }
+    logs_put_input_free(&in);
+}
+
 /* Member names and names of the group and stream: plain ones are copied as they stand,
  * escaped ones decoded, over-long ones flagged. */
 static void test_names(void)
@@ -308,6 +360,7 @@ static void test_names(void)
 }
 
 TEST_LIST = {{"names", test_names},
+             {"frames", test_frames},
              {"round_trip", test_round_trip},
              {"flaws_everywhere", test_flaws_everywhere},
              {"unterminated", test_unterminated},
