@@ -292,6 +292,8 @@ struct ts_partition {
     bool needs_reset;         /* bytes beyond written_pos must be cut before the next write */
     bool closed;              /* deleted or store closing */
     struct ts_buf stage;      /* the batch being framed (under write_mu) */
+    struct ts__seg *sealed_tail; /* sealed by the last roll and still partly inside the
+                                    drop-behind window (referenced), or NULL */
     struct ts_partition *hnext;
 };
 

@@ -97,6 +97,46 @@ static void drop_cache(struct ts_partition *p, struct ts__seg *g, int64_t from, 
     }
 }
 
+/* Drop-behind across a roll. The segment a roll seals keeps its newest bytes cached while
+ * they are inside the window of the partition's end; once the active segment has a window's
+ * worth durable, all of them are behind it and leave together. Without this, the last window
+ * of every sealed segment stayed cached: half of each 128 MiB segment with the default window,
+ * and the page cache grew until the kernel had to reclaim (bench/logs slowed by a third
+ * over 40 s). */
+struct tail {
+    struct ts__seg *g; /* referenced; NULL: nothing to drop */
+    int64_t from;
+    int64_t len;
+};
+
+/* mu held: takes the sealed tail once the active segment is durable to durable_pos. */
+static struct tail tail_take(struct ts_partition *p, int64_t durable_pos)
+{
+    struct tail t = {NULL, 0, 0};
+    struct ts__seg *g = p->sealed_tail;
+    if (!g || durable_pos < (int64_t)p->store->opts.cache_keep_bytes) {
+        return t;
+    }
+    p->sealed_tail = NULL;
+    t.g = g;
+    t.from = g->cache_dropped;
+    t.len = g->size - g->cache_dropped;
+    g->cache_dropped = g->size;
+    return t;
+}
+
+/* Without mu: drops what tail_take took and releases the segment. */
+static void tail_drop(struct ts_partition *p, struct tail t)
+{
+    if (!t.g) {
+        return;
+    }
+    drop_cache(p, t.g, t.from, t.len); /* sealed and synced at the roll: all durable */
+    pthread_mutex_lock(&p->mu);
+    ts__seg_unref(pvfs(p), t.g);
+    pthread_mutex_unlock(&p->mu);
+}
+
 static void run_hook(struct ts_partition *p, uint64_t end)
 {
     const struct ts_store_opts *o = &p->store->opts;
@@ -303,7 +343,16 @@ static int roll(struct ts_partition *p)
     p->segs[p->n_segs++] = ng;
     p->written_pos = 0;
     p->durable_pos = 0;
+    /* the tail of the segment sealed before (if the window outlasted a whole segment) leaves
+     * now; this one's leaves once the new segment has a window's worth */
+    struct tail older = {NULL, 0, 0};
+    if (p->store->opts.cache_keep_bytes < p->store->opts.segment_max_bytes) {
+        older = tail_take(p, INT64_MAX);
+        g->refs++;
+        p->sealed_tail = g;
+    }
     pthread_mutex_unlock(&p->mu);
+    tail_drop(p, older);
     ts_metric_add("ts_store_segments_rolled_total", NULL, 1);
     return 0;
 }
@@ -314,6 +363,7 @@ struct applied {
     struct ts__seg *g; /* referenced when d_len > 0: drop [d_from, d_from + d_len) of it */
     int64_t d_from;
     int64_t d_len;
+    struct tail tail;  /* the sealed segment's rest, to drop (tail_drop) */
     bool failed;       /* a sync failed: discard what was not durable when it was applied
                           (gen0, target: gen and written_next then) */
     uint64_t gen0;
@@ -361,6 +411,7 @@ static void apply_syncs(struct ts_partition *p, struct applied *a)
             g->refs++; /* the caller drops it after the drop */
             a->g = g;
         }
+        a->tail = tail_take(p, published_pos);
     }
 }
 
@@ -454,7 +505,7 @@ static int group_wait(struct ts_partition *p, uint64_t my_gen, uint64_t my_end)
         struct ts__gwaiter *ready = group_ready(p);
         pthread_mutex_unlock(&p->mu);
         group_post(ready);
-        if (!a.end && !a.g && !a.failed) {
+        if (!a.end && !a.g && !a.failed && !a.tail.g) {
             pthread_mutex_lock(&p->mu);
             continue;
         }
@@ -464,6 +515,7 @@ static int group_wait(struct ts_partition *p, uint64_t my_gen, uint64_t my_end)
         if (a.g) {
             drop_cache(p, a.g, a.d_from, a.d_len);
         }
+        tail_drop(p, a.tail);
         if (a.failed) {
             pthread_mutex_lock(&p->write_mu);
             pthread_mutex_lock(&p->mu);
@@ -516,13 +568,16 @@ int ts__partition_sync(struct ts_partition *p)
     bool moved = false;
     int64_t d_from = 0;
     int64_t d_len = 0;
+    struct tail tail = {NULL, 0, 0};
     if (!rc && g == active_seg(p)) {
         moved = publish(p, target, target_pos, target_ts);
         d_len = drop_range(p, g, target_pos, &d_from);
+        tail = tail_take(p, target_pos);
     }
-    if (d_len > 0) {
+    if (d_len > 0 || tail.g) {
         pthread_mutex_unlock(&p->mu);
         drop_cache(p, g, d_from, d_len); /* still referenced */
+        tail_drop(p, tail);
         pthread_mutex_lock(&p->mu);
     }
     p->syncing = false;
@@ -672,8 +727,10 @@ static int append(struct ts_partition *p, const struct ts_record_in *recs, uint8
         bool moved = publish(p, my_end, pos, ts);
         int64_t d_from = 0;
         int64_t d_len = drop_range(p, g, pos, &d_from);
+        struct tail tail = tail_take(p, pos);
         pthread_mutex_unlock(&p->mu);
         drop_cache(p, g, d_from, d_len); /* g stays active while write_mu is held */
+        tail_drop(p, tail);
         pthread_mutex_unlock(&p->write_mu);
         if (moved) {
             run_hook(p, my_end);
@@ -1544,6 +1601,7 @@ void ts__partition_free(struct ts_partition *p, bool flush)
             ts__idx_write(vfs, p->dir, g);
         }
     }
+    ts__seg_unref(vfs, p->sealed_tail);
     for (size_t i = 0; i < p->n_segs; i++) {
         ts__seg_unref(vfs, p->segs[i]);
     }

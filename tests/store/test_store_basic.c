@@ -931,6 +931,99 @@ static void test_sync_lanes_stale_failure(void)
     teardown();
 }
 
+/* The segment files of the one partition under d, in order (names are zero-padded offsets). */
+static int list_logs(const char *d, char out[][1024], int max)
+{
+    char first[1024];
+    if (!find_log(d, first, sizeof(first))) {
+        return 0;
+    }
+    char pdir[1024];
+    snprintf(pdir, sizeof(pdir), "%s", first);
+    *strrchr(pdir, '/') = '\0';
+    DIR *dp = opendir(pdir);
+    int n = 0;
+    struct dirent *e;
+    while (dp && n < max && (e = readdir(dp))) {
+        size_t len = strlen(e->d_name);
+        if (len > 4 && strcmp(e->d_name + len - 4, ".log") == 0) {
+            snprintf(out[n++], 1024, "%s/%s", pdir, e->d_name);
+        }
+    }
+    if (dp) {
+        closedir(dp);
+    }
+    qsort(out, (size_t)n, 1024, (int (*)(const void *, const void *))strcmp);
+    return n;
+}
+
+/* Drop-behind across rolls: once the active segment holds a window's worth, every sealed
+ * segment has left the cache whole (before, each kept its last window cached for good). */
+static void test_drop_behind_roll(void)
+{
+    struct statfs fs;
+    TEST_ASSERT(statfs(getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", &fs) == 0);
+    if (fs.f_type == 0x01021994 /* TMPFS_MAGIC */) {
+        TEST_MSG("skipped: TMPDIR is tmpfs");
+        return;
+    }
+    enum { REC = 64 * 1024, PER = 4, BATCHES = 38 }; /* 15 batches a segment, 8 in the third */
+    static uint8_t buf[REC];
+    enum ts_fsync_policy pols[] = {TS_FSYNC_GROUP, TS_FSYNC_ALWAYS, TS_FSYNC_INTERVAL};
+    for (int k = 0; k < 4; k++) {
+        bool control = k == 3; /* a window of a whole segment: drop-behind off */
+        setup();
+        struct ts_store_opts o = {0};
+        o.fsync = control ? TS_FSYNC_GROUP : pols[k];
+        o.interval_ms = 5;
+        o.segment_max_bytes = 4 << 20;
+        o.cache_keep_bytes = control ? (uint64_t)o.segment_max_bytes : (uint64_t)1 << 20;
+        struct ts_store *s = open_store(&o);
+        struct ts_partition *p = NULL;
+        TEST_ASSERT(s && ts_store_partition(s, "drop/roll", true, &p) == 0);
+        for (int b = 0; b < BATCHES; b++) {
+            struct ts_record_in in[PER];
+            for (int i = 0; i < PER; i++) {
+                in[i] = (struct ts_record_in){buf, REC};
+            }
+            memset(buf, 'a' + b % 26, REC);
+            uint64_t first;
+            TEST_CHECK(ts_partition_append(p, in, PER, 0, &first) == 0);
+            if (o.fsync == TS_FSYNC_INTERVAL) {
+                TEST_CHECK(ts_store_sync(s) == 0);
+            }
+        }
+        static char logs[8][1024];
+        int n = list_logs(dir, logs, 8);
+        TEST_CHECK_(n == 3, "%d segments", n);
+        TEST_ASSERT(n == 3);
+        for (int i = 0; i < 2; i++) {
+            struct stat st;
+            TEST_ASSERT(stat(logs[i], &st) == 0);
+            long cached = resident_pages(logs[i], 0, st.st_size);
+            if (control) {
+                TEST_CHECK_(cached > 0, "control: sealed segment %d not cached", i);
+            } else {
+                TEST_CHECK_(cached == 0, "policy %d: %ld pages of sealed segment %d cached", k,
+                            cached, i);
+            }
+        }
+        struct stat st;
+        TEST_ASSERT(stat(logs[2], &st) == 0);
+        TEST_CHECK_(resident_pages(logs[2], st.st_size - (1 << 20), st.st_size) > 0,
+                    "policy %d: the window of the active segment is not cached", k);
+        uint8_t rbuf[REC + 256];
+        struct ts_record r[1];
+        size_t got = 0;
+        uint64_t next = 0;
+        TEST_CHECK(ts_partition_read(p, 14 * PER, rbuf, sizeof(rbuf), r, 1, &got, &next) == 0);
+        TEST_CHECK(got == 1 && r[0].len == REC && r[0].data[0] == 'a' + 14);
+        ts_store_close(s);
+        teardown();
+    }
+    ts_metrics_shutdown();
+}
+
 /* Frames n records of seq from seq0 (lengths from tu_payload) into buf as
  * ts_partition_append_framed takes them; returns the bytes used. */
 static size_t frame_batch(uint8_t *buf, struct ts_frame_in *fr, uint64_t seq0, int n)
@@ -1037,6 +1130,7 @@ TEST_LIST = {
     {"concurrent_interval", test_concurrent_interval},
     {"interval_visibility", test_interval_visibility},
     {"drop_behind", test_drop_behind},
+    {"drop_behind_roll", test_drop_behind_roll},
     {"sync_lanes_overlap", test_sync_lanes_overlap},
     {"sync_lanes_order", test_sync_lanes_order},
     {"sync_lanes_stale_failure", test_sync_lanes_stale_failure},
