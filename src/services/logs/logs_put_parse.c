@@ -224,6 +224,10 @@ decode_avx512(const char **pp, const char *end, char **op)
     const __m512i quote = _mm512_set1_epi8('"'), slash = _mm512_set1_epi8('\\');
     const __m512i solidus = _mm512_set1_epi8('/'), space = _mm512_set1_epi8(0x20);
     while (end - p >= 64) {
+        /* By now the body is out of the near caches (SHA-256 has read all of it since it
+         * arrived), and with the hardware prefetcher alone the loads waited: 1 KiB ahead cut
+         * this loop's share of the server's CPU from ~7.7% to ~6.7%. */
+        _mm_prefetch(p + 1024, _MM_HINT_T0);
         __m512i v = _mm512_loadu_si512((const void *)p);
         uint64_t bs = _mm512_cmpeq_epi8_mask(v, slash);
         uint64_t qt = _mm512_cmpeq_epi8_mask(v, quote);
