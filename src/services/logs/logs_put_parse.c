@@ -470,14 +470,17 @@ static int parse_number(struct parser *ps, int64_t *out, bool *integral)
     }
     uint64_t v = 0;
     bool overflow = false;
+    const char *d = ps->p;
     while (ps->p < ps->end && *ps->p >= '0' && *ps->p <= '9') {
-        unsigned d = (unsigned)(*ps->p - '0');
-        if (v > (UINT64_MAX - d) / 10) {
-            overflow = true;
-        } else {
-            v = v * 10 + d;
-        }
         ps->p++;
+    }
+    if (ps->p - d <= 19) {
+        /* 19 digits stay below 10^19 < 2^64: no check per digit */
+        for (; d < ps->p; d++) {
+            v = v * 10 + (unsigned)(*d - '0');
+        }
+    } else {
+        overflow = true; /* over 19 digits (without a leading zero) exceeds INT64_MAX */
     }
     bool frac = false;
     if (ps->p < ps->end && *ps->p == '.') {
@@ -726,8 +729,15 @@ static int parse_event(struct parser *ps, struct logs_put_input *in)
     } else {
         for (;;) {
             char name[32];
-            int rc = member_name(ps, name, sizeof(name));
-            if (rc) {
+            int rc = 0;
+            /* the two members of every event, as they are nearly always written */
+            if (ps->end - ps->p >= 11 && memcmp(ps->p, "\"timestamp\"", 11) == 0) {
+                memcpy(name, "timestamp", 10);
+                ps->p += 11;
+            } else if (ps->end - ps->p >= 9 && memcmp(ps->p, "\"message\"", 9) == 0) {
+                memcpy(name, "message", 8);
+                ps->p += 9;
+            } else if ((rc = member_name(ps, name, sizeof(name))) != 0) {
                 return rc;
             }
             ws(ps);

@@ -330,6 +330,51 @@ static void test_frames(void)
     logs_put_input_free(&in);
 }
 
+/* Timestamps: every integer that fits in int64 is taken, digit counts around the unchecked
+ * accumulation's limit included; past it, fractions and exponents are refused. */
+static void test_timestamps(void)
+{
+    static const struct {
+        const char *text;
+        int64_t want; /* -1: refused */
+    } cases[] = {
+        {"0", 0},
+        {"1", 1},
+        {"1700000000000", 1700000000000},
+        {"999999999999999999", 999999999999999999},      /* 18 digits */
+        {"1000000000000000000", 1000000000000000000},    /* 19 */
+        {"9223372036854775807", INT64_MAX},
+        {"9223372036854775808", -1},
+        {"9999999999999999999", -1},                     /* 19 digits, over INT64_MAX */
+        {"18446744073709551615", -1},                    /* 20 */
+        {"18446744073709551616", -1},                    /* past UINT64_MAX */
+        {"123456789012345678901234567890", -1},
+        {"12.0", 12},
+        {"12.5", -1},
+        {"1e3", -1},
+        {"-1", -1},
+        {"-0", 0},
+    };
+    for (size_t i = 0; i < TS_ARRAY_LEN(cases); i++) {
+        char body[256];
+        int n = snprintf(body, sizeof(body),
+                         "{\"logGroupName\":\"g\",\"logStreamName\":\"s\",\"logEvents\":"
+                         "[{\"timestamp\":%s,\"message\":\"m\"}]}",
+                         cases[i].text);
+        struct logs_put_input in;
+        struct ts_aws_error err = {0};
+        int rc = logs_put_parse(body, (size_t)n, &in, &err);
+        if (cases[i].want < 0) {
+            TEST_CHECK_(rc != 0 && strcmp(err.code, "SerializationException") == 0,
+                        "%s was taken", cases[i].text);
+        } else {
+            TEST_CHECK_(rc == 0 && in.n == 1 && in.ts[0] == cases[i].want, "%s: rc %d",
+                        cases[i].text, rc);
+        }
+        logs_put_input_free(&in);
+    }
+}
+
 /* Member names and names of the group and stream: plain ones are copied as they stand,
  * escaped ones decoded, over-long ones flagged. */
 static void test_names(void)
@@ -361,6 +406,7 @@ static void test_names(void)
 
 TEST_LIST = {{"names", test_names},
              {"frames", test_frames},
+             {"timestamps", test_timestamps},
              {"round_trip", test_round_trip},
              {"flaws_everywhere", test_flaws_everywhere},
              {"unterminated", test_unterminated},
