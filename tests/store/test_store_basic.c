@@ -947,7 +947,8 @@ static int list_logs(const char *d, char out[][1024], int max)
     while (dp && n < max && (e = readdir(dp))) {
         size_t len = strlen(e->d_name);
         if (len > 4 && strcmp(e->d_name + len - 4, ".log") == 0) {
-            snprintf(out[n++], 1024, "%s/%s", pdir, e->d_name);
+            int w = snprintf(out[n], 1024, "%s/%s", pdir, e->d_name);
+            n += w > 0 && w < 1024;
         }
     }
     if (dp) {
