@@ -610,6 +610,26 @@ static long resident_pages(const char *path, int64_t from, int64_t to)
  * page cache, under every fsync policy, while the records there still read back (from disk);
  * with a window as large as the segment, nothing is dropped (the control showing that the
  * pages would otherwise still be cached). */
+/* A store for the drop-behind tests: policy k (0-2: group, always, interval; 3: the control,
+ * group with a window of a whole segment, i.e. drop-behind off) and one partition. */
+static struct ts_store *drop_store(int k, int64_t seg, int64_t keep, const char *name,
+                                   struct ts_partition **p)
+{
+    static const enum ts_fsync_policy pols[] = {TS_FSYNC_GROUP, TS_FSYNC_ALWAYS,
+                                                TS_FSYNC_INTERVAL};
+    struct ts_store_opts o = {0};
+    o.fsync = k == 3 ? TS_FSYNC_GROUP : pols[k];
+    o.interval_ms = 5;
+    o.segment_max_bytes = (uint64_t)seg;
+    o.cache_keep_bytes = k == 3 ? (uint64_t)seg : (uint64_t)keep;
+    struct ts_store *s = open_store(&o);
+    *p = NULL;
+    if (s && ts_store_partition(s, name, true, p) != 0) {
+        *p = NULL;
+    }
+    return s;
+}
+
 static void test_drop_behind(void)
 {
     struct statfs fs;
@@ -621,18 +641,12 @@ static void test_drop_behind(void)
     enum { REC = 64 * 1024, PER = 8, BATCHES = 24 }; /* 12 MiB in 512 KiB batches */
     const int64_t keep = 2 << 20;
     static uint8_t bufs[PER][REC];
-    enum ts_fsync_policy pols[] = {TS_FSYNC_GROUP, TS_FSYNC_ALWAYS, TS_FSYNC_INTERVAL};
     for (int k = 0; k < 4; k++) {
         bool control = k == 3;
         setup();
-        struct ts_store_opts o = {0};
-        o.fsync = control ? TS_FSYNC_GROUP : pols[k];
-        o.interval_ms = 5;
-        o.segment_max_bytes = 64 << 20;
-        o.cache_keep_bytes = control ? (uint64_t)o.segment_max_bytes : (uint64_t)keep;
-        struct ts_store *s = open_store(&o);
-        struct ts_partition *p = NULL;
-        TEST_ASSERT(s && ts_store_partition(s, "drop/p", true, &p) == 0);
+        struct ts_partition *p;
+        struct ts_store *s = drop_store(k, 64 << 20, keep, "drop/p", &p);
+        TEST_ASSERT(s && p);
         for (int b = 0; b < BATCHES; b++) {
             struct ts_record_in in[PER];
             for (int i = 0; i < PER; i++) {
@@ -641,7 +655,7 @@ static void test_drop_behind(void)
             }
             uint64_t first;
             TEST_CHECK(ts_partition_append(p, in, PER, 0, &first) == 0);
-            if (o.fsync == TS_FSYNC_INTERVAL) {
+            if (k == 2) { /* interval */
                 TEST_CHECK(ts_store_sync(s) == 0);
             }
         }
@@ -970,18 +984,12 @@ static void test_drop_behind_roll(void)
     }
     enum { REC = 64 * 1024, PER = 4, BATCHES = 38 }; /* 15 batches a segment, 8 in the third */
     static uint8_t buf[REC];
-    enum ts_fsync_policy pols[] = {TS_FSYNC_GROUP, TS_FSYNC_ALWAYS, TS_FSYNC_INTERVAL};
     for (int k = 0; k < 4; k++) {
         bool control = k == 3; /* a window of a whole segment: drop-behind off */
         setup();
-        struct ts_store_opts o = {0};
-        o.fsync = control ? TS_FSYNC_GROUP : pols[k];
-        o.interval_ms = 5;
-        o.segment_max_bytes = 4 << 20;
-        o.cache_keep_bytes = control ? (uint64_t)o.segment_max_bytes : (uint64_t)1 << 20;
-        struct ts_store *s = open_store(&o);
-        struct ts_partition *p = NULL;
-        TEST_ASSERT(s && ts_store_partition(s, "drop/roll", true, &p) == 0);
+        struct ts_partition *p;
+        struct ts_store *s = drop_store(k, 4 << 20, 1 << 20, "drop/roll", &p);
+        TEST_ASSERT(s && p);
         for (int b = 0; b < BATCHES; b++) {
             struct ts_record_in in[PER];
             for (int i = 0; i < PER; i++) {
@@ -990,7 +998,7 @@ static void test_drop_behind_roll(void)
             memset(buf, 'a' + b % 26, REC);
             uint64_t first;
             TEST_CHECK(ts_partition_append(p, in, PER, 0, &first) == 0);
-            if (o.fsync == TS_FSYNC_INTERVAL) {
+            if (k == 2) { /* interval */
                 TEST_CHECK(ts_store_sync(s) == 0);
             }
         }
