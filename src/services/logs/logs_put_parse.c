@@ -728,18 +728,25 @@ static int parse_event(struct parser *ps, struct logs_put_input *in)
         ps->p++;
     } else {
         for (;;) {
-            char name[32];
-            int rc = 0;
+            enum { OTHER, TIMESTAMP, MESSAGE } member;
             /* the two members of every event, as they are nearly always written */
             if (ps->end - ps->p >= 11 && memcmp(ps->p, "\"timestamp\"", 11) == 0) {
-                memcpy(name, "timestamp", 10);
+                member = TIMESTAMP;
                 ps->p += 11;
             } else if (ps->end - ps->p >= 9 && memcmp(ps->p, "\"message\"", 9) == 0) {
-                memcpy(name, "message", 8);
+                member = MESSAGE;
                 ps->p += 9;
-            } else if ((rc = member_name(ps, name, sizeof(name))) != 0) {
-                return rc;
+            } else {
+                char name[32];
+                int rc = member_name(ps, name, sizeof(name));
+                if (rc) {
+                    return rc;
+                }
+                member = strcmp(name, "timestamp") == 0 ? TIMESTAMP
+                         : strcmp(name, "message") == 0 ? MESSAGE
+                                                          : OTHER;
             }
+            int rc;
             ws(ps);
             if (ps->p >= ps->end || *ps->p != ':') {
                 return syntax(ps, "expected ':'");
@@ -748,7 +755,7 @@ static int parse_event(struct parser *ps, struct logs_put_input *in)
             ws(ps);
             if (is_null(ps)) {
                 /* null is absent */
-            } else if (strcmp(name, "timestamp") == 0) {
+            } else if (member == TIMESTAMP) {
                 bool integral;
                 if (ps->p >= ps->end || !(*ps->p == '-' || (*ps->p >= '0' && *ps->p <= '9'))) {
                     return ts_aws_fail(ps->err, "SerializationException",
@@ -769,7 +776,7 @@ static int parse_event(struct parser *ps, struct logs_put_input *in)
                     crc_done = false;
                     msg_crc = ts_crc32c(0, in->payload.data + in->off[i], in->len[i]);
                 }
-            } else if (strcmp(name, "message") == 0) {
+            } else if (member == MESSAGE) {
                 if (ps->p >= ps->end || *ps->p != '"' || have_msg) {
                     return ts_aws_fail(ps->err, "SerializationException",
                                        "logEvents[%zu].message must be a string.", i);
