@@ -101,8 +101,8 @@ static void drop_cache(struct ts_partition *p, struct ts__seg *g, int64_t from, 
  * they are inside the window of the partition's end; once the active segment has a window's
  * worth durable, all of them are behind it and leave together. Without this, the last window
  * of every sealed segment stayed cached: half of each 128 MiB segment with the default window,
- * and the page cache grew until the kernel had to reclaim (bench/logs slowed by a third
- * over 40 s). */
+ * and the page cache grew by ~1 GB every 6 s of PutLogEvents (one server slowed from 592 to 374
+ * calls/s over four 6 s runs; docs/store.md). */
 struct tail {
     struct ts__seg *g; /* referenced; NULL: nothing to drop */
     int64_t from;
