@@ -811,15 +811,18 @@ static struct ts_store *gate_store(int lanes, struct ts_partition **p, struct ts
     return s;
 }
 
-/* gate_store with 2 lanes and batch 'z' (offsets 0-2) already durable. */
+/* A fresh directory and gate_store with 2 lanes, batch 'z' (offsets 0-2) already durable and the
+ * gate armed (20 s bound). */
 static struct ts_store *gate_store_seeded(struct ts_partition **p, struct ts_vfs *vfs)
 {
+    setup();
     struct ts_store *s = gate_store(2, p, vfs);
     if (s && *p) {
         struct one_append z = {*p, 'z', 0, -1};
         one_append_main(&z);
         TEST_CHECK(z.rc == 0 && z.first == 0);
     }
+    gate_arm(20000);
     return s;
 }
 
@@ -865,12 +868,10 @@ static void test_sync_lanes_overlap(void)
  * and the partition goes on from the last durable record, also after a reopen. */
 static void test_sync_lanes_order(void)
 {
-    setup();
     struct ts_vfs vfs;
     struct ts_partition *p = NULL;
     struct ts_store *s = gate_store_seeded(&p, &vfs);
     TEST_ASSERT(s != NULL && p != NULL);
-    gate_arm(20000);
     gate.until_finished[1] = 1; /* sync 1 waits for sync 2 to return, then fails */
     gate.fail_mask = 1u << 1;
     struct one_append a = {p, 'a', 0, -1}, b = {p, 'b', 0, -1};
@@ -912,12 +913,10 @@ static void test_sync_lanes_order(void)
  *   sync 5: the cut of c by b's leader */
 static void test_sync_lanes_stale_failure(void)
 {
-    setup();
     struct ts_vfs vfs;
     struct ts_partition *p = NULL;
     struct ts_store *s = gate_store_seeded(&p, &vfs);
     TEST_ASSERT(s != NULL && p != NULL);
-    gate_arm(20000);
     gate.until_started[1] = 2;
     gate.until_finished[2] = 3;
     gate.fail_mask = 1u << 1 | 1u << 2;
