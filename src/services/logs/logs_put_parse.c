@@ -790,9 +790,6 @@ static int parse_event(struct parser *ps, struct logs_put_input *in)
                                        "limit.");
                 }
                 in->off[i] = in->payload.len;
-                if (have_ts) {
-                    put_time(in->payload.data + in->off[i] - 8, ts);
-                }
                 size_t n;
                 if ((rc = parse_string(ps, &in->payload, &n)) != 0) {
                     return rc;
@@ -802,6 +799,7 @@ static int parse_event(struct parser *ps, struct logs_put_input *in)
                  * them without reading them again. With the time known (it usually comes
                  * first), of [time][message] at once; else of the message, joined later. */
                 if (have_ts) {
+                    put_time(in->payload.data + in->off[i] - 8, ts);
                     in->crc[i] = ts_crc32c(0, in->payload.data + in->off[i] - 8, 8 + n);
                     crc_done = true;
                 } else {
@@ -864,8 +862,11 @@ int logs_put_parse(const char *body, size_t len, struct logs_put_input *in,
                    struct ts_aws_error *err)
 {
     memset(in, 0, sizeof(*in));
-    /* Decoded messages never exceed the body; the batch limit is checked afterwards. */
-    size_t room = len + (TS_STORE_RECORD_OVERHEAD + 8) * (size_t)TS_LOGS_MAX_BATCH_EVENTS;
+    /* Decoded messages never exceed the body, and each takes at least the 12 bytes of
+     * "message":"" of it, which bounds the room in front of them; the batch limit is checked
+     * afterwards. */
+    size_t messages = TS_MIN((size_t)TS_LOGS_MAX_BATCH_EVENTS, len / 12 + 1);
+    size_t room = len + (TS_STORE_RECORD_OVERHEAD + 8) * messages;
     ts_buf_init(&in->payload, room);
     if (ts_buf_reserve(&in->payload, room) != 0) {
         return ts_aws_fail(err, "ServiceUnavailableException", "Out of memory.");

@@ -375,6 +375,29 @@ static void test_timestamps(void)
     }
 }
 
+/* The densest bodies (empty and one-byte messages, no whitespace, up to the event limit) fit
+ * the room the parser reserves in front of each message. */
+static void test_dense(void)
+{
+    static const char *const events[] = {"{\"message\":\"m\",\"timestamp\":1}",
+                                         "{\"message\":\"\",\"timestamp\":0}"};
+    static char body[400000];
+    for (size_t e = 0; e < TS_ARRAY_LEN(events); e++) {
+        for (size_t count = 1; count <= 10000; count = count < 10 ? count + 1 : count * 10) {
+            size_t k = (size_t)sprintf(body, "{\"logEvents\":[");
+            for (size_t i = 0; i < count; i++) {
+                k += (size_t)sprintf(body + k, "%s%s", i ? "," : "", events[e]);
+            }
+            k += (size_t)sprintf(body + k, "]}");
+            struct logs_put_input in;
+            struct ts_aws_error err = {0};
+            TEST_CHECK_(logs_put_parse(body, k, &in, &err) == 0 && in.n == count,
+                        "%zu events %s: %s", count, events[e], err.message);
+            logs_put_input_free(&in);
+        }
+    }
+}
+
 /* Member names and names of the group and stream: plain ones are copied as they stand,
  * escaped ones decoded, over-long ones flagged. */
 static void test_names(void)
@@ -407,6 +430,7 @@ static void test_names(void)
 TEST_LIST = {{"names", test_names},
              {"frames", test_frames},
              {"timestamps", test_timestamps},
+             {"dense", test_dense},
              {"round_trip", test_round_trip},
              {"flaws_everywhere", test_flaws_everywhere},
              {"unterminated", test_unterminated},
